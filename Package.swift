@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// AVX2 + FMA on x86-64 hosts only, so the package still builds on other CPUs.
+// Without it Swift targets baseline SSE2 and `addingProduct` becomes a libm call per element.
+#if arch(x86_64)
+let cpuSwift: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+let cpuC: [CSetting] = [.unsafeFlags(["-march=x86-64-v3"])]
+#else
+let cpuSwift: [SwiftSetting] = []
+let cpuC: [CSetting] = []
+#endif
+
+/// Kernels are 10-300x slower at -Onone; compile the numeric targets with -O even in debug
+/// builds so `swift test` checks gradients at full speed (the later -O wins over SwiftPM's -Onone).
+let fastInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "cyclex",
+    products: [
+        .executable(name: "cyclex", targets: ["cyclex"]),
+        .executable(name: "cyclex-bench", targets: ["cyclex-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CImageCodecs", cSettings: cpuC,
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
+        .target(name: "CyclexEngine", dependencies: ["CBLAS"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexNN", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexModels", dependencies: ["CyclexNN"], swiftSettings: cpuSwift + fastInDebug),
+        .target(
+            name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
+            swiftSettings: cpuSwift + fastInDebug),
+        .executableTarget(
+            name: "cyclex",
+            dependencies: [
+                "CyclexModels", "CyclexImaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuSwift),
+        .executableTarget(
+            name: "cyclex-bench", dependencies: ["CyclexModels"], swiftSettings: cpuSwift),
+        .target(name: "CyclexTestSupport", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexEngineTests", dependencies: ["CyclexEngine", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexNNTests", dependencies: ["CyclexNN", "CyclexTestSupport"], swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexModelsTests", dependencies: ["CyclexModels", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexImagingTests", dependencies: ["CyclexImaging", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
+    ]
+)

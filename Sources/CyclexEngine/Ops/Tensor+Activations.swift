@@ -1,0 +1,108 @@
+import Foundation
+
+/// Pointwise activations with PyTorch's derivatives at the kinks:
+/// relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = α.
+extension Tensor {
+    /// Applies `forward` elementwise; the backward multiplies by `derivative(x, y)`.
+    @inline(__always)
+    func pointwise(
+        name: String, forward: (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float
+    ) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.map(pointer, out.pointer, count: count, forward)
+        guard Tensor.willRecord(self) else { return out }
+        let (xd, yd) = (detached(), out.detached())
+        return Tensor.record(out, name: name, inputs: [self]) { g, _ in
+            let r = Tensor(uninitializedShape: xd.shape)
+            Kernels.zip3(g.pointer, xd.pointer, yd.pointer, r.pointer, count: r.count) { g, x, y in g * derivative(x, y) }
+            return [r]
+        }
+    }
+
+    public func relu() -> Tensor {
+        pointwise(name: "relu", forward: { $0 > 0 ? $0 : 0 }, derivative: { x, _ in x > 0 ? 1 : 0 })
+    }
+
+    /// max(x, 0) + slope · min(x, 0); PyTorch default slope 0.01, GANs here use 0.2.
+    public func leakyRelu(slope: Float = 0.2) -> Tensor {
+        pointwise(name: "leakyRelu", forward: { $0 > 0 ? $0 : $0 * slope }, derivative: { x, _ in x > 0 ? 1 : slope })
+    }
+
+    /// tanh via `FastMath.tanh` (|error| ≤ 3e-7); derivative 1 − y².
+    public func tanh() -> Tensor {
+        pointwise(name: "tanh", forward: FastMath.tanh, derivative: { _, y in 1 - y * y })
+    }
+
+    /// 1 / (1 + e^(−x)); derivative y(1 − y).
+    public func sigmoid() -> Tensor {
+        pointwise(
+            name: "sigmoid",
+            forward: { x in x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) },
+            derivative: { _, y in y * (1 - y) })
+    }
+
+    /// x for x > 0, α(eˣ − 1) otherwise (α may be negative: xAI-CycleGAN VF uses −1.7288).
+    public func elu(alpha: Float = 1) -> Tensor {
+        pointwise(
+            name: "elu", forward: { x in x > 0 ? x : alpha * (Foundation.exp(x) - 1) },
+            derivative: { x, _ in x > 0 ? 1 : alpha * Foundation.exp(x) })
+    }
+
+    /// Exact GELU, x · Φ(x) = x · ½(1 + erf(x/√2)).
+    public func gelu() -> Tensor {
+        let invSqrt2: Float = 0.70710678118654752
+        let invSqrt2Pi: Float = 0.39894228040143268
+        return pointwise(
+            name: "gelu", forward: { x in 0.5 * x * (1 + Foundation.erf(x * invSqrt2)) },
+            derivative: { x, _ in
+                0.5 * (1 + Foundation.erf(x * invSqrt2)) + x * invSqrt2Pi * Foundation.exp(-0.5 * x * x)
+            })
+    }
+
+    /// log-softmax over the last axis.
+    public func logSoftmax() -> Tensor {
+        let n = shape[rank - 1]
+        let rows = count / n
+        let out = Tensor(uninitializedShape: shape)
+        let px = pointer, po = out.pointer
+        for r in 0..<rows {
+            let x = px + r * n, y = po + r * n
+            var m = -Float.infinity
+            for j in 0..<n { m = Swift.max(m, x[j]) }
+            var s: Double = 0
+            for j in 0..<n { s += Foundation.exp(Double(x[j] - m)) }
+            let logZ = m + Float(Foundation.log(s))
+            for j in 0..<n { y[j] = x[j] - logZ }
+        }
+        let yd = out.detached()
+        return Tensor.record(out, name: "logSoftmax", inputs: [self]) { g, _ in
+            let r = Tensor(uninitializedShape: yd.shape)
+            for row in 0..<rows {
+                let gy = g.pointer + row * n, y = yd.pointer + row * n, gx = r.pointer + row * n
+                var s: Float = 0
+                for j in 0..<n { s += gy[j] }
+                for j in 0..<n { gx[j] = gy[j] - Foundation.exp(y[j]) * s }
+            }
+            return [r]
+        }
+    }
+
+    /// Dropout with an explicit keep-mask (1 keep, 0 drop): y = x · mask / (1 − p).
+    public func dropout(probability p: Float, keepMask mask: Tensor) -> Tensor {
+        precondition(mask.shape == shape, "dropout mask \(mask.shape) does not match \(shape)")
+        let scale = 1 / (1 - p)
+        let scaledMask = Tensor(uninitializedShape: shape)
+        Kernels.map(mask.pointer, scaledMask.pointer, count: count) { $0 * scale }
+        return self * scaledMask
+    }
+
+    /// Dropout drawing its keep-mask from `generator` (PyTorch semantics: each element kept with
+    /// probability 1 − p and scaled by 1/(1 − p)).
+    public func dropout(probability p: Float, using generator: inout RandomGenerator) -> Tensor {
+        guard p > 0 else { return self }
+        let mask = Tensor(uninitializedShape: shape)
+        let m = mask.pointer
+        for i in 0..<count { m[i] = generator.nextUniformFloat() >= p ? 1 : 0 }
+        return dropout(probability: p, keepMask: mask)
+    }
+}

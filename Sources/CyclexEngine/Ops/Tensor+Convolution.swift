@@ -1,0 +1,141 @@
+/// 2-D convolution (PyTorch `Conv2d`: cross-correlation, zero padding, dilation 1, groups 1)
+/// as im2col + sgemm, one image of the batch at a time.
+extension Tensor {
+    /// x [B, Cin, H, W] ⋆ weight [Cout, Cin, kh, kw] (+ bias [Cout]) → [B, Cout, outH, outW],
+    /// outH = ⌊(H + 2·padding − kh) / stride⌋ + 1.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1],
+                     "conv2d: input \(shape) does not match weight \(weight.shape) ([Cout, Cin, kh, kw])")
+        let (batch, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let outH = (h + 2 * padding - kh) / stride + 1, outW = (w + 2 * padding - kw) / stride + 1
+        precondition(outH > 0 && outW > 0, "conv2d: input \(shape) is smaller than kernel \(kh)x\(kw) with padding \(padding)")
+        let geometry = ConvGeometry(
+            channels: cin, height: h, width: w, kernelHeight: kh, kernelWidth: kw, stride: stride,
+            padding: padding, outputHeight: outH, outputWidth: outW)
+        let k = geometry.patchSize, n = geometry.outputPixels
+        let isPointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        let cols = isPointwise ? nil : TensorStorage(count: k * n)
+        for b in 0..<batch {
+            let xb = pointer + b * cin * h * w, yb = out.pointer + b * cout * n
+            if let cols { Kernels.im2col(xb, geometry, cols.pointer) }
+            if let bias {
+                for co in 0..<cout { (yb + co * n).update(repeating: bias.pointer[co], count: n) }
+            }
+            BLAS.sgemm(m: cout, n: n, k: k, a: weight.pointer, lda: k, b: cols?.pointer ?? xb, ldb: n,
+                       beta: bias == nil ? 0 : 1, c: yb, ldc: n)
+        }
+        guard Tensor.willRecord(self, weight) || (bias.map { Tensor.willRecord($0) } ?? false) else { return out }
+        let (xd, wd) = (detached(), weight.detached())
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return Tensor.record(out, name: "conv2d", inputs: inputs) { g, needs in
+            Tensor.conv2dBackward(g, x: xd, weight: wd, geometry: geometry, needs: needs, hasBias: bias != nil)
+        }
+    }
+
+    static func conv2dBackward(
+        _ g: Tensor, x: Tensor, weight: Tensor, geometry: ConvGeometry, needs: [Bool], hasBias: Bool
+    ) -> [Tensor?] {
+        let batch = x.shape[0], cout = weight.shape[0]
+        let k = geometry.patchSize, n = geometry.outputPixels
+        let imageSize = geometry.channels * geometry.height * geometry.width
+        let isPointwise = geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && geometry.stride == 1 && geometry.padding == 0
+        var gx: Tensor?, gw: Tensor?, gb: Tensor?
+        let cols = TensorStorage(count: isPointwise ? 1 : k * n)
+        if needs[1] {
+            let gradWeight = Tensor(uninitializedShape: weight.shape)
+            for b in 0..<batch {
+                let xb = x.pointer + b * imageSize
+                if !isPointwise { Kernels.im2col(xb, geometry, cols.pointer) }
+                BLAS.sgemm(transposeB: true, m: cout, n: k, k: n, a: g.pointer + b * cout * n, lda: n,
+                           b: isPointwise ? xb : cols.pointer, ldb: n, beta: b == 0 ? 0 : 1,
+                           c: gradWeight.pointer, ldc: k)
+            }
+            gw = gradWeight
+        }
+        if needs[0] {
+            let gradInput = Tensor(zeros: x.shape)
+            for b in 0..<batch {
+                let gxb = gradInput.pointer + b * imageSize
+                BLAS.sgemm(transposeA: true, m: k, n: n, k: cout, a: weight.pointer, lda: k,
+                           b: g.pointer + b * cout * n, ldb: n, c: isPointwise ? gxb : cols.pointer, ldc: n)
+                if !isPointwise { Kernels.col2im(cols.pointer, geometry, gxb) }
+            }
+            gx = gradInput
+        }
+        if hasBias && needs[2] { gb = channelSums(g) }
+        return hasBias ? [gx, gw, gb] : [gx, gw]
+    }
+
+    /// Σ over batch and space of a [B, C, H, W] gradient → [C] (the bias gradient).
+    static func channelSums(_ g: Tensor) -> Tensor {
+        let (batch, c) = (g.shape[0], g.shape[1])
+        let n = g.count / (batch * c)
+        let out = Tensor(uninitializedShape: [c])
+        for ch in 0..<c {
+            var s: Double = 0
+            for b in 0..<batch { s += Kernels.sumDouble(g.pointer + (b * c + ch) * n, count: n) }
+            out.pointer[ch] = Float(s)
+        }
+        return out
+    }
+
+    /// Transposed convolution (PyTorch `ConvTranspose2d`, the gradient of `conv2d` w.r.t. its
+    /// input): x [B, Cin, H, W], weight [Cin, Cout, k, k] → [B, Cout, Ho, Wo] with
+    /// Ho = (H − 1)·stride − 2·padding + k + outputPadding.
+    public func transposedConv2d(
+        weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0
+    ) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.shape[0] == shape[1],
+                     "transposedConv2d: input \(shape) does not match weight \(weight.shape) ([Cin, Cout, kh, kw])")
+        let (batch, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, kh, kw) = (weight.shape[1], weight.shape[2], weight.shape[3])
+        let outH = (h - 1) * stride - 2 * padding + kh + outputPadding
+        let outW = (w - 1) * stride - 2 * padding + kw + outputPadding
+        // The geometry of the equivalent forward conv: from the output image back to the input.
+        let geometry = ConvGeometry(
+            channels: cout, height: outH, width: outW, kernelHeight: kh, kernelWidth: kw, stride: stride,
+            padding: padding, outputHeight: h, outputWidth: w)
+        let k = geometry.patchSize, n = h * w
+        let out = Tensor(zeros: [batch, cout, outH, outW])
+        let cols = TensorStorage(count: k * n)
+        for b in 0..<batch {
+            BLAS.sgemm(transposeA: true, m: k, n: n, k: cin, a: weight.pointer, lda: k,
+                       b: pointer + b * cin * n, ldb: n, c: cols.pointer, ldc: n)
+            let yb = out.pointer + b * cout * outH * outW
+            Kernels.col2im(cols.pointer, geometry, yb)
+            if let bias {
+                let plane = outH * outW
+                for co in 0..<cout {
+                    let v = bias.pointer[co], row = yb + co * plane
+                    for i in 0..<plane { row[i] += v }
+                }
+            }
+        }
+        guard Tensor.willRecord(self, weight) || (bias.map { Tensor.willRecord($0) } ?? false) else { return out }
+        let (xd, wd) = (detached(), weight.detached())
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return Tensor.record(out, name: "transposedConv2d", inputs: inputs) { g, needs in
+            var gx: Tensor?, gw: Tensor?, gb: Tensor?
+            let gradCols = TensorStorage(count: k * n)
+            if needs[0] { gx = Tensor(uninitializedShape: xd.shape) }
+            if needs[1] { gw = Tensor(uninitializedShape: wd.shape) }
+            if needs[0] || needs[1] {
+                for b in 0..<batch {
+                    Kernels.im2col(g.pointer + b * cout * outH * outW, geometry, gradCols.pointer)
+                    if let gx {
+                        BLAS.sgemm(m: cin, n: n, k: k, a: wd.pointer, lda: k, b: gradCols.pointer, ldb: n,
+                                   c: gx.pointer + b * cin * n, ldc: n)
+                    }
+                    if let gw {
+                        BLAS.sgemm(transposeB: true, m: cin, n: k, k: n, a: xd.pointer + b * cin * n, lda: n,
+                                   b: gradCols.pointer, ldb: n, beta: b == 0 ? 0 : 1, c: gw.pointer, ldc: k)
+                    }
+                }
+            }
+            if bias != nil && needs[2] { gb = Tensor.channelSums(g) }
+            return bias != nil ? [gx, gw, gb] : [gx, gw]
+        }
+    }
+}
