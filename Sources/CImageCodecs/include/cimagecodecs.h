@@ -1,0 +1,75 @@
+/*
+ * cimagecodecs: the only code in cyclex that includes png.h, jpeglib.h and zlib.h.
+ *
+ * libpng and libjpeg report errors with longjmp, which Swift cannot do safely (SWIFT-NOTES §3), so
+ * every setjmp lives here: each function returns a CX_* status code and writes a human-readable
+ * message ("libjpeg: Premature end of JPEG file") into the caller's `err` buffer.
+ */
+#ifndef CIMAGECODECS_H
+#define CIMAGECODECS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    CX_OK = 0,
+    CX_ERR_OPEN = 1,        /* cannot open / read / stat the file */
+    CX_ERR_FORMAT = 2,      /* not a PNG or JPEG file */
+    CX_ERR_DECODE = 3,      /* corrupt or truncated data */
+    CX_ERR_UNSUPPORTED = 4, /* valid file, unsupported layout (or unsupported write request) */
+    CX_ERR_MEMORY = 5,      /* allocation failed or image exceeds the size limits */
+    CX_ERR_WRITE = 6        /* cannot create / write the output file */
+};
+
+/* Decoded image: interleaved samples, rows top to bottom, no padding.
+ * depth 8: uint8_t samples; depth 16: uint16_t samples in host byte order.
+ * channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
+typedef struct {
+    int width;
+    int height;
+    int channels;
+    int depth;
+    int exif_orientation; /* JPEG: the EXIF orientation found (1-8, already applied); PNG: 1 */
+    void *pixels;         /* malloc'ed; release with cx_free_image */
+} cx_image;
+
+/* Reads a PNG or JPEG (sniffed from the magic bytes, not the name).
+ * PNG: palette -> RGB(A), gray 1/2/4-bit -> 8-bit, tRNS -> alpha, 16-bit kept, interlacing handled.
+ * JPEG: gray stays 1 channel, YCbCr -> RGB, CMYK/YCCK -> RGB (Adobe inversion honoured), EXIF
+ * orientation applied so the result is upright. */
+int cx_read_image(const char *path, cx_image *out, char *err, size_t errlen);
+
+/* Same, from memory. */
+int cx_decode_image(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen);
+
+void cx_free_image(cx_image *img);
+
+/* PNG: 1-4 channels, depth 8 or 16 (16-bit samples in host order). compression_level 0-9.
+ * On error the partial output file is removed. */
+int cx_png_write(const char *path, const cx_image *img, int compression_level, char *err, size_t errlen);
+
+/* JPEG: 1 or 3 channels, depth 8, quality 1-100, optional progressive scan script.
+ * On error the partial output file is removed. */
+int cx_jpeg_write(const char *path, const cx_image *img, int quality, int progressive, char *err,
+                  size_t errlen);
+
+/* Test helper: writes an RGB 8-bit image as an Adobe-style (inverted) CMYK JPEG, or YCCK when
+ * `ycck` is nonzero, the way Photoshop and ImageMagick do. */
+int cx_jpeg_write_cmyk(const char *path, const cx_image *img, int quality, int ycck, char *err,
+                       size_t errlen);
+
+/* Reads a whole file through zlib: gzip-compressed files are inflated, other files are returned
+ * as they are. *out is malloc'ed (release with cx_free_buffer). */
+int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen);
+
+void cx_free_buffer(void *buffer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
