@@ -46,9 +46,13 @@ extension Tensor {
         precondition(root.requiresGradient || targets != nil,
                      "backward() on a tensor that does not require a gradient (was it computed without gradient?)")
         // Gradient arithmetic itself is never recorded.
-        let wasRecording = GradientMode.isEnabled
-        GradientMode.isEnabled = false
-        defer { GradientMode.isEnabled = wasRecording }
+        withoutGradient { propagateUnrecorded(from: root, seed: seed, targets: targets, deliver: deliver) }
+    }
+
+    private static func propagateUnrecorded(
+        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?,
+        deliver: (Tensor, Tensor) -> Void
+    ) {
         let seedTensor = seed ?? Tensor(repeating: 1, shape: root.shape)
         precondition(seedTensor.count == root.count, "seed shape \(seedTensor.shape) does not match \(root.shape)")
 

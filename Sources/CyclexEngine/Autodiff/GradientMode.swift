@@ -1,9 +1,9 @@
 /// Whether operations record the graph for reverse-mode differentiation.
 ///
-/// The engine is driven from one thread (all parallelism lives inside kernels), so this is a
-/// plain process-wide flag rather than task-local state.
+/// Task-local (thread-local outside tasks), so independent computations on different threads,
+/// such as tests running in parallel, cannot switch recording off for each other.
 public enum GradientMode {
-    nonisolated(unsafe) static var isEnabled = true
+    @TaskLocal static var isEnabled = true
 
     /// `true` while operations record their backward functions.
     public static var isRecording: Bool { isEnabled }
@@ -12,8 +12,5 @@ public enum GradientMode {
 /// Runs `body` without recording any graph: results have no gradient history (PyTorch's `no_grad`).
 @discardableResult
 public func withoutGradient<Result>(_ body: () throws -> Result) rethrows -> Result {
-    let previous = GradientMode.isEnabled
-    GradientMode.isEnabled = false
-    defer { GradientMode.isEnabled = previous }
-    return try body()
+    try GradientMode.$isEnabled.withValue(false, operation: body)
 }

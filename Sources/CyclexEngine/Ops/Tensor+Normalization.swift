@@ -23,7 +23,8 @@ extension Tensor {
         let yd = out.detached()
         return Tensor.record(out, name: "instanceNorm", inputs: [self]) { g, _ in
             let gx = Tensor(uninitializedShape: yd.shape)
-            let pg = g.pointer, py = yd.pointer, pgx = gx.pointer
+            // Keep `inverseStd` alive through the backward (a raw pointer would not).
+            let pg = g.pointer, py = yd.pointer, pgx = gx.pointer, pr = inverseStd.pointer
             Parallel.forRanges(planes, minimumChunk: max(1, 8_192 / n)) { range in
                 for plane in range {
                     let gp = pg + plane * n, y = py + plane * n, d = pgx + plane * n

@@ -1,0 +1,110 @@
+import CyclexEngine
+import Foundation
+
+/// Adam exactly as `torch.optim.Adam` (amsgrad off): L2 weight decay coupled into the gradient,
+/// bias-corrected moments, ε added after the square root.
+///
+///     g ← ∇θ + wd·θ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+///     θ ← θ − lr · (m / (1 − β1ᵗ)) / (√v / √(1 − β2ᵗ) + ε)
+///
+/// Parameters without a gradient are skipped and keep their own step count, as in PyTorch.
+public final class Adam {
+    public let parameters: [Tensor]
+    public var learningRate: Float
+    public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// Per-parameter step counts t and moments (zeros until the first step).
+    public private(set) var steps: [Int]
+    public let firstMoments: [Tensor], secondMoments: [Tensor]
+
+    public init(parameters: [Tensor], learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
+        steps = Array(repeating: 0, count: parameters.count)
+        firstMoments = parameters.map { Tensor(zeros: $0.shape) }
+        secondMoments = parameters.map { Tensor(zeros: $0.shape) }
+    }
+
+    /// One update of every parameter that has a gradient.
+    public func step() {
+        for (i, p) in parameters.enumerated() {
+            guard let grad = p.gradient else { continue }
+            steps[i] += 1
+            let t = Double(steps[i])
+            let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
+            let correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
+            let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
+            let theta = p.pointer, g = grad.pointer
+            let m = firstMoments[i].pointer, v = secondMoments[i].pointer
+            Parallel.forRanges(p.count, minimumChunk: 65_536) { range in
+                for j in range {
+                    let gj = g[j] + wd * theta[j]
+                    m[j] = b1 * m[j] + (1 - b1) * gj
+                    v[j] = b2 * v[j] + (1 - b2) * gj * gj
+                    theta[j] -= stepSize * m[j] / (v[j].squareRoot() / correction2 + eps)
+                }
+            }
+        }
+    }
+
+    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+
+    /// Restores step counts (moments are restored by writing into `firstMoments`/`secondMoments`).
+    public func restoreSteps(_ values: [Int]) {
+        precondition(values.count == steps.count, "optimizer state for \(values.count) parameters, have \(steps.count)")
+        steps = values
+    }
+}
+
+/// Plain SGD with optional momentum, as `torch.optim.SGD` (dampening 0, no Nesterov).
+public final class SGD {
+    public let parameters: [Tensor]
+    public var learningRate: Float, momentum: Float, weightDecay: Float
+    private var velocities: [Tensor?]
+
+    public init(parameters: [Tensor], learningRate: Float, momentum: Float = 0, weightDecay: Float = 0) {
+        self.parameters = parameters
+        self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
+        velocities = Array(repeating: nil, count: parameters.count)
+    }
+
+    public func step() {
+        for (i, p) in parameters.enumerated() {
+            guard let grad = p.gradient else { continue }
+            let theta = p.pointer, g = grad.pointer
+            let (lr, wd, mu) = (learningRate, weightDecay, momentum)
+            if mu == 0 {
+                for j in 0..<p.count { theta[j] -= lr * (g[j] + wd * theta[j]) }
+                continue
+            }
+            let isFirst = velocities[i] == nil
+            let velocity = velocities[i] ?? Tensor(zeros: p.shape)
+            velocities[i] = velocity
+            let b = velocity.pointer
+            for j in 0..<p.count {
+                let d = g[j] + wd * theta[j]
+                b[j] = isFirst ? d : mu * b[j] + d
+                theta[j] -= lr * b[j]
+            }
+        }
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_`: scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)),
+/// ‖g‖ the L2 norm over every parameter's gradient together. Returns (‖g‖, coefficient).
+@discardableResult
+public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> (totalNorm: Float, coefficient: Float) {
+    var sumSquares: Double = 0
+    for p in parameters { if let g = p.gradient { sumSquares += Kernels.dot(g.pointer, g.pointer, count: g.count) } }
+    let total = Float(sumSquares.squareRoot())
+    let coefficient = min(1, maxNorm / (total + 1e-6))
+    if coefficient < 1 {
+        for p in parameters {
+            guard let g = p.gradient else { continue }
+            let pg = g.pointer
+            for j in 0..<g.count { pg[j] *= coefficient }
+        }
+    }
+    return (total, coefficient)
+}
