@@ -35,10 +35,13 @@ let package = Package(
         .target(
             name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
             swiftSettings: cpuSwift + fastInDebug),
+        .target(
+            name: "CyclexTraining", dependencies: ["CyclexModels", "CyclexImaging"],
+            swiftSettings: cpuSwift + fastInDebug),
         .executableTarget(
             name: "cyclex",
             dependencies: [
-                "CyclexModels", "CyclexImaging",
+                "CyclexTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuSwift),
@@ -52,6 +55,9 @@ let package = Package(
             name: "CyclexNNTests", dependencies: ["CyclexNN", "CyclexTestSupport"], swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexModelsTests", dependencies: ["CyclexModels", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexTrainingTests", dependencies: ["CyclexTraining", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexImagingTests", dependencies: ["CyclexImaging", "CyclexTestSupport"],

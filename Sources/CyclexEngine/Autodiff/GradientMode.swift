@@ -14,3 +14,10 @@ public enum GradientMode {
 public func withoutGradient<Result>(_ body: () throws -> Result) rethrows -> Result {
     try GradientMode.$isEnabled.withValue(false, operation: body)
 }
+
+/// Runs `body` with recording on, even inside `withoutGradient` (e.g. a saliency map computed
+/// during a gradient-free generation pass).
+@discardableResult
+public func withGradient<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try GradientMode.$isEnabled.withValue(true, operation: body)
+}

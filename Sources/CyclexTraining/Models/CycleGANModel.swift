@@ -1,0 +1,105 @@
+import CyclexEngine
+import CyclexModels
+import CyclexNN
+
+/// The junyanz CycleGAN (SPEC §1). Naming as junyanz: G_A: A→B, G_B: B→A, D_A judges domain B
+/// (fake_B vs real_B), D_B judges domain A.
+public final class CycleGANModel: CycleTranslationModel {
+    public let configuration: ModelConfiguration
+    public let generatorA: ResnetGenerator, generatorB: ResnetGenerator
+    public let discriminatorA: PatchDiscriminator, discriminatorB: PatchDiscriminator
+    public let optimizerG: Adam, optimizerD: Adam
+    /// Pools of generated B images (for D_A) and A images (for D_B).
+    public let poolB: ImagePool, poolA: ImagePool
+    /// Unused by CycleGAN's step (no random masks); pools carry their own streams.
+    public var generator: RandomGenerator
+
+    public init(configuration c: ModelConfiguration, seed: UInt64) {
+        configuration = c
+        var g = RandomGenerator(seed: seed)
+        func makeG() -> ResnetGenerator {
+            ResnetGenerator(filters: c.generatorFilters, residualBlocks: c.residualBlocks, inputChannels: c.channels,
+                            outputChannels: c.channels, initialization: c.initialization, using: &g)
+        }
+        func makeD() -> PatchDiscriminator {
+            PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
+                               initialization: c.initialization, using: &g)
+        }
+        generatorA = makeG(); generatorB = makeG()
+        discriminatorA = makeD(); discriminatorB = makeD()
+        optimizerG = Adam(parameters: generatorA.parameters + generatorB.parameters, learningRate: c.learningRateGenerator,
+                          beta1: c.beta1, beta2: c.beta2)
+        optimizerD = Adam(parameters: discriminatorA.parameters + discriminatorB.parameters,
+                          learningRate: c.learningRateDiscriminator, beta1: c.beta1, beta2: c.beta2)
+        poolA = ImagePool(capacity: c.poolSize, generator: g.split())
+        poolB = ImagePool(capacity: c.poolSize, generator: g.split())
+        generator = g.split()
+    }
+
+    public var networks: [(prefix: String, module: any Module)] {
+        [("G_A", generatorA), ("G_B", generatorB), ("D_A", discriminatorA), ("D_B", discriminatorB)]
+    }
+    public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D", optimizerD)] }
+    public var pools: [(name: String, pool: ImagePool)] { [("A", poolA), ("B", poolB)] }
+
+    public func setLearningRateFactor(_ factor: Float) {
+        optimizerG.learningRate = configuration.learningRateGenerator * factor
+        optimizerD.learningRate = configuration.learningRateDiscriminator * factor
+    }
+
+    /// SPEC §1.4, in its normative order.
+    public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
+        let c = configuration
+        let fakeB = generatorA(realA), recA = generatorB(fakeB)
+        let fakeA = generatorB(realB), recB = generatorA(fakeA)
+
+        // Generators, discriminators frozen (their parameters receive nothing).
+        let idtA = generatorA(realB), idtB = generatorB(realA)
+        let lossGA = discriminatorA(fakeB).mseLoss(target: 1) * c.adversarialWeight
+        let lossGB = discriminatorB(fakeA).mseLoss(target: 1) * c.adversarialWeight
+        let lossCycleA = recA.l1Loss(target: realA) * c.cycleWeight
+        let lossCycleB = recB.l1Loss(target: realB) * c.cycleWeight
+        let lossIdtA = idtA.l1Loss(target: realB) * c.identityWeight
+        let lossIdtB = idtB.l1Loss(target: realA) * c.identityWeight
+        let lossG = lossGA + lossGB + lossCycleA + lossCycleB + lossIdtA + lossIdtB
+        try Self.requireFinite(lossG.item, "the generator loss")
+        optimizerG.zeroGradients()
+        lossG.backward(accumulatingInto: optimizerG.parameters)
+        try Self.requireFiniteGradients(optimizerG.parameters, "the generators")
+        optimizerG.step()
+
+        // Discriminators, on pooled detached fakes made before the generator update.
+        optimizerD.zeroGradients()
+        let pooledB = poolB.query(fakeB.detached())
+        let lossDA = (discriminatorA(realB).mseLoss(target: 1) + discriminatorA(pooledB).mseLoss(target: 0)) * 0.5
+        let pooledA = poolA.query(fakeA.detached())
+        let lossDB = (discriminatorB(realA).mseLoss(target: 1) + discriminatorB(pooledA).mseLoss(target: 0)) * 0.5
+        try Self.requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
+        lossDA.backward(accumulatingInto: optimizerD.parameters)
+        lossDB.backward(accumulatingInto: optimizerD.parameters)
+        try Self.requireFiniteGradients(optimizerD.parameters, "the discriminators")
+        optimizerD.step()
+
+        var report = StepReport()
+        report.losses = [
+            ("G", lossG.item), ("G_A", lossGA.item), ("G_B", lossGB.item), ("cycle_A", lossCycleA.item),
+            ("cycle_B", lossCycleB.item), ("idt_A", lossIdtA.item), ("idt_B", lossIdtB.item),
+            ("D_A", lossDA.item), ("D_B", lossDB.item),
+        ]
+        report.tensors = ["fake_B": fakeB.detached(), "rec_A": recA.detached(), "fake_A": fakeA.detached(),
+                          "rec_B": recB.detached(), "idt_A": idtA.detached(), "idt_B": idtB.detached()]
+        return report
+    }
+
+    public func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor {
+        withoutGradient { direction == .aToB ? generatorA(images) : generatorB(images) }
+    }
+
+    public func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor) {
+        withoutGradient {
+            let (forward, backward) = direction == .aToB ? (generatorA, generatorB) : (generatorB, generatorA)
+            let fake = forward(images)
+            return (fake, backward(fake))
+        }
+    }
+}

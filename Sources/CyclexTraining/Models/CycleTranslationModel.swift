@@ -1,0 +1,76 @@
+import CyclexEngine
+import CyclexModels
+import CyclexNN
+import Foundation
+
+/// Translation direction: A→B uses the A-to-B generator, B→A the other.
+public enum TranslationDirection: String, Sendable, CaseIterable, Codable {
+    case aToB = "a2b", bToA = "b2a"
+}
+
+/// A training step's losses in a fixed order (for logs and progress), plus the step's images.
+public struct StepReport {
+    public var losses: [(name: String, value: Float)] = []
+    /// Extra scalars worth showing (xAI: the λ values).
+    public var diagnostics: [(name: String, value: Float)] = []
+    /// Named intermediate tensors (fakes, reconstructions, maps) for tests and sample grids.
+    public var tensors: [String: Tensor] = [:]
+
+    public subscript(loss name: String) -> Float? { losses.first { $0.name == name }?.value }
+    public subscript(diagnostic name: String) -> Float? { diagnostics.first { $0.name == name }?.value }
+}
+
+/// Problems during a training step.
+public enum TrainingStepError: LocalizedError {
+    case nonFinite(what: String, value: Float)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .nonFinite(what, value): return "\(what) is \(value)"
+        }
+    }
+}
+
+/// What trainers, checkpoints and `translate` need from a CycleGAN-family model.
+public protocol CycleTranslationModel: AnyObject {
+    var configuration: ModelConfiguration { get }
+    /// Networks under their checkpoint prefixes (G_A, D_B, ...), in a fixed order.
+    var networks: [(prefix: String, module: any Module)] { get }
+    var optimizers: [(name: String, optimizer: Adam)] { get }
+    var pools: [(name: String, pool: ImagePool)] { get }
+    /// Stream for noise masks and pool decisions (saved in checkpoints).
+    var generator: RandomGenerator { get set }
+
+    /// One optimisation step on a batch of each domain ([B, C, H, W] in [−1, 1]).
+    func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport
+    /// Translates without recording gradients.
+    func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor
+    /// Round trip for sample grids: (translated, reconstructed).
+    func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor)
+    /// Multiplies every optimiser's base learning rate by `factor`.
+    func setLearningRateFactor(_ factor: Float)
+}
+
+extension CycleTranslationModel {
+    public var parameterCount: Int { networks.reduce(0) { $0 + $1.module.parameterCount } }
+
+    /// Throws when `value` is NaN or infinite.
+    static func requireFinite(_ value: Float, _ what: String) throws {
+        guard value.isFinite else { throw TrainingStepError.nonFinite(what: what, value: value) }
+    }
+
+    /// Throws when any gradient of `parameters` holds a non-finite value.
+    static func requireFiniteGradients(_ parameters: [Tensor], _ what: String) throws {
+        var sum: Double = 0
+        for p in parameters { if let g = p.gradient { sum += Kernels.sumDouble(g.pointer, count: g.count) } }
+        guard sum.isFinite else { throw TrainingStepError.nonFinite(what: "a gradient of \(what)", value: Float(sum)) }
+    }
+}
+
+/// Builds the model a configuration describes, with fresh weights from `seed`.
+public func makeModel(_ configuration: ModelConfiguration, seed: UInt64) -> any CycleTranslationModel {
+    switch configuration.kind {
+    case .cycleGAN: return CycleGANModel(configuration: configuration, seed: seed)
+    case .xaiCycleGAN: return XAICycleGANModel(configuration: configuration, seed: seed)
+    }
+}

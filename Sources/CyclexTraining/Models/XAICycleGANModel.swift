@@ -1,0 +1,232 @@
+import CyclexEngine
+import CyclexModels
+import CyclexNN
+
+/// xAI-CycleGAN, cyclex REC profile (SPEC §3.10): masked generators fed a noise soft mask
+/// M ~ N(1, σ²), a primary and a mask discriminator per domain, and λ-adaptive saliency that
+/// (a) augments the input mask for the second generation pass and (b) rewrites the gradient at
+/// the pre-tanh output of every generator call: g ← g + g ⊙ E.
+///
+/// Naming as the paper's code: G_AB: A→B, G_BA: B→A; D_X / Dm_X judge full / masked images of
+/// domain X.
+public final class XAICycleGANModel: CycleTranslationModel {
+    public let configuration: ModelConfiguration
+    public let generatorAB: XaiGenerator, generatorBA: XaiGenerator
+    public let discriminatorA: PatchDiscriminator, maskDiscriminatorA: PatchDiscriminator
+    public let discriminatorB: PatchDiscriminator, maskDiscriminatorB: PatchDiscriminator
+    public let optimizerG: Adam, optimizerDA: Adam, optimizerDB: Adam
+    /// Separate pools for full fakes and masked fakes, per domain (REC).
+    public let poolA: ImagePool, poolMaskedA: ImagePool, poolB: ImagePool, poolMaskedB: ImagePool
+    /// Stream of the noise masks.
+    public var generator: RandomGenerator
+    /// The explanation maps read by the generators' gradient rules during the backward pass.
+    private let explanationAB = ExplanationSlot(), explanationBA = ExplanationSlot()
+
+    public init(configuration c: ModelConfiguration, seed: UInt64) {
+        configuration = c
+        var g = RandomGenerator(seed: seed)
+        func makeG() -> XaiGenerator {
+            XaiGenerator(filters: c.generatorFilters, residualBlocks: c.residualBlocks, upActivation: c.upActivation,
+                         channels: c.channels, initialization: c.initialization, using: &g)
+        }
+        func makeD() -> PatchDiscriminator {
+            PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
+                               initialization: c.initialization, using: &g)
+        }
+        generatorAB = makeG(); generatorBA = makeG()
+        discriminatorA = makeD(); maskDiscriminatorA = makeD()
+        discriminatorB = makeD(); maskDiscriminatorB = makeD()
+        func adam(_ p: [Tensor], _ lr: Float) -> Adam { Adam(parameters: p, learningRate: lr, beta1: c.beta1, beta2: c.beta2) }
+        optimizerG = adam(generatorAB.parameters + generatorBA.parameters, c.learningRateGenerator)
+        optimizerDA = adam(discriminatorA.parameters + maskDiscriminatorA.parameters, c.learningRateDiscriminator)
+        optimizerDB = adam(discriminatorB.parameters + maskDiscriminatorB.parameters, c.learningRateDiscriminator)
+        poolA = ImagePool(capacity: c.poolSize, generator: g.split())
+        poolMaskedA = ImagePool(capacity: c.poolSize, generator: g.split())
+        poolB = ImagePool(capacity: c.poolSize, generator: g.split())
+        poolMaskedB = ImagePool(capacity: c.poolSize, generator: g.split())
+        generator = g.split()
+        let (slotAB, slotBA) = (explanationAB, explanationBA)
+        generatorAB.outputGradientRule = { gy, y in slotAB.apply(gy, y) }
+        generatorBA.outputGradientRule = { gy, y in slotBA.apply(gy, y) }
+    }
+
+    public var networks: [(prefix: String, module: any Module)] {
+        [("G_AB", generatorAB), ("G_BA", generatorBA), ("D_A", discriminatorA), ("Dm_A", maskDiscriminatorA),
+         ("D_B", discriminatorB), ("Dm_B", maskDiscriminatorB)]
+    }
+    public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D_A", optimizerDA), ("D_B", optimizerDB)] }
+    public var pools: [(name: String, pool: ImagePool)] {
+        [("A", poolA), ("Am", poolMaskedA), ("B", poolB), ("Bm", poolMaskedB)]
+    }
+
+    public func setLearningRateFactor(_ factor: Float) {
+        optimizerG.learningRate = configuration.learningRateGenerator * factor
+        optimizerDA.learningRate = configuration.learningRateDiscriminator * factor
+        optimizerDB.learningRate = configuration.learningRateDiscriminator * factor
+    }
+
+    /// A fresh noise mask N(1, σ²) shaped like `images`.
+    public func noiseMask(like images: Tensor) -> Tensor {
+        Tensor(randomNormal: images.shape, mean: 1, standardDeviation: configuration.maskStandardDeviation, using: &generator)
+    }
+
+    /// λ(x) with the configured γ.
+    func lambda(_ x: Tensor) -> Float { Explanation.lambda(x.item, gamma: configuration.gamma) }
+
+    public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
+        try trainStep(realA: realA, realB: realB, maskA: noiseMask(like: realA), maskB: noiseMask(like: realB))
+    }
+
+    /// One REC step with the given noise masks (SPEC §3.10; the order is the fixture's).
+    public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
+        let c = configuration
+        let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
+        var report = StepReport()
+        func keep(_ name: String, _ t: Tensor) { report.tensors[name] = t.detached() }
+        func lsgan(_ d: PatchDiscriminator, real: Tensor, fake: Tensor) -> Tensor {
+            (d(real).mseLoss(target: 1) + d(fake).mseLoss(target: 0)) * 0.5
+        }
+
+        // Pass 1, no gradient: the mask discriminators' saliency augments the input masks.
+        let (maskAugA, maskAugB) = withoutGradient { () -> (Tensor, Tensor) in
+            let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
+            let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
+            let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
+            let lossDmB = lsgan(dmB, real: realB * maskB, fake: yB * maskA)
+            let lossDmA = lsgan(dmA, real: realA * maskA, fake: yA * maskB)
+            let (lambdaB, lambdaA) = (lambda(lossDmB), lambda(lossDmA))
+            keep("pass1.y_B", yB); keep("pass1.y_A", yA)
+            keep("pass1.saliency_Dm_B", inputSaliencyB); keep("pass1.saliency_Dm_A", inputSaliencyA)
+            keep("pass1.patch_map_Dm_B", mapB); keep("pass1.patch_map_Dm_A", mapA)
+            report.diagnostics += [("pass1.loss_Dm_B", lossDmB.item), ("pass1.loss_Dm_A", lossDmA.item),
+                                   ("pass1.lambda_B", lambdaB), ("pass1.lambda_A", lambdaA),
+                                   ("pass1.argmax_Dm_B", Float(argB[0])), ("pass1.argmax_Dm_A", Float(argA[0]))]
+            return (maskA + inputSaliencyB * lambdaB, maskB + inputSaliencyA * lambdaA)
+        }
+        keep("M_A_aug", maskAugA); keep("M_B_aug", maskAugB)
+
+        // Pass 2, with graph.
+        let fakeB = generatorAB(realA, mask: maskAugA)
+        let recA = generatorBA(fakeB, mask: maskAugA)
+        let idtA = generatorBA(realA, mask: maskAugA)
+        let fakeA = generatorBA(realB, mask: maskAugB)
+        let recB = generatorAB(fakeA, mask: maskAugB)
+        let idtB = generatorAB(realB, mask: maskAugB)
+
+        // Explanations of the current discriminators on the pass-2 fakes (side computations).
+        let (saliencyDB, mapDB, argDB) = Explanation.patchSaliency(of: dB, at: fakeB.detached())
+        let (saliencyDmB, mapDmB, argDmB) = Explanation.patchSaliency(of: dmB, at: (fakeB * maskAugA).detached())
+        let (saliencyDA, mapDA, argDA) = Explanation.patchSaliency(of: dA, at: fakeA.detached())
+        let (saliencyDmA, mapDmA, argDmA) = Explanation.patchSaliency(of: dmA, at: (fakeA * maskAugB).detached())
+        let (xDB, xDmB, xDA, xDmA) = withoutGradient {
+            (lsgan(dB, real: realB, fake: fakeB) * (1 - c.maskAdversarialRatio),
+             lsgan(dmB, real: realB * maskAugB, fake: fakeB * maskAugA) * c.maskAdversarialRatio,
+             lsgan(dA, real: realA, fake: fakeA) * (1 - c.maskAdversarialRatio),
+             lsgan(dmA, real: realA * maskAugA, fake: fakeA * maskAugB) * c.maskAdversarialRatio)
+        }
+        let (lDB, lDmB, lDA, lDmA) = (lambda(xDB), lambda(xDmB), lambda(xDA), lambda(xDmA))
+        func explanation(_ s: Tensor, _ sm: Tensor, _ l: Float, _ lm: Float) -> Tensor {
+            withoutGradient { (s * ((1 - c.maskAdversarialRatio) * l) + sm * (c.maskAdversarialRatio * lm)) * 0.5 }
+        }
+        let sameDomain = c.lambdaSource == .sameDomain
+        let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
+        let mapA = explanation(saliencyDA, saliencyDmA, sameDomain ? lDA : lDB, sameDomain ? lDmA : lDmB)
+
+        // Generator loss (own-domain mask discriminators), backward with the explanation rule.
+        let r = c.maskAdversarialRatio
+        let advAB = (dmB(fakeB * maskAugA).mseLoss(target: 1) * r + dB(fakeB).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
+        let advBA = (dmA(fakeA * maskAugB).mseLoss(target: 1) * r + dA(fakeA).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
+        func cycle(_ rec: Tensor, _ real: Tensor, _ m: Tensor) -> Tensor {
+            let inverse = 1 - m
+            return (rec * m).l1Loss(target: real * m) * c.maskCycleRatio
+                + (rec * inverse).l1Loss(target: real * inverse) * (1 - c.maskCycleRatio)
+        }
+        let cycA = cycle(recA, realA, maskAugA), cycB = cycle(recB, realB, maskAugB)
+        let lossCycle = (cycA + cycB) * c.cycleWeight
+        let idtLossA = idtA.l1Loss(target: realA), idtLossB = idtB.l1Loss(target: realB)
+        let lossIdt = (idtLossA + idtLossB) * c.identityWeight
+        let lossG = advAB + advBA + lossCycle + lossIdt
+        try Self.requireFinite(lossG.item, "the generator loss")
+        optimizerG.zeroGradients()
+        explanationAB.map = mapB
+        explanationBA.map = mapA
+        lossG.backward(accumulatingInto: optimizerG.parameters)
+        explanationAB.map = nil
+        explanationBA.map = nil
+        try Self.requireFiniteGradients(optimizerG.parameters, "the generators")
+        optimizerG.step()
+
+        // Discriminators per domain on pooled, detached pass-2 fakes.
+        func discriminatorLoss(_ d: PatchDiscriminator, _ dm: PatchDiscriminator, real: Tensor, realMask: Tensor,
+                               fake: Tensor, fakeMask: Tensor, pool: ImagePool, maskedPool: ImagePool) -> Tensor {
+            let pooled = pool.query(fake.detached())
+            let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
+            return lsgan(d, real: real, fake: pooled) * (1 - r) + lsgan(dm, real: real * realMask, fake: pooledMasked) * r
+        }
+        optimizerDA.zeroGradients()
+        let lossDA = discriminatorLoss(dA, dmA, real: realA, realMask: maskAugA, fake: fakeA, fakeMask: maskAugB,
+                                       pool: poolA, maskedPool: poolMaskedA)
+        try Self.requireFinite(lossDA.item, "the domain-A discriminator loss")
+        lossDA.backward(accumulatingInto: optimizerDA.parameters)
+        try Self.requireFiniteGradients(optimizerDA.parameters, "the domain-A discriminators")
+        optimizerDA.step()
+        optimizerDB.zeroGradients()
+        let lossDB = discriminatorLoss(dB, dmB, real: realB, realMask: maskAugB, fake: fakeB, fakeMask: maskAugA,
+                                       pool: poolB, maskedPool: poolMaskedB)
+        try Self.requireFinite(lossDB.item, "the domain-B discriminator loss")
+        lossDB.backward(accumulatingInto: optimizerDB.parameters)
+        try Self.requireFiniteGradients(optimizerDB.parameters, "the domain-B discriminators")
+        optimizerDB.step()
+
+        report.losses = [
+            ("G", lossG.item), ("adv_AB", advAB.item), ("adv_BA", advBA.item), ("cycle", lossCycle.item),
+            ("cyc_A", cycA.item), ("cyc_B", cycB.item), ("idt", lossIdt.item), ("idt_A", idtLossA.item),
+            ("idt_B", idtLossB.item), ("D_A", lossDA.item), ("D_B", lossDB.item),
+        ]
+        report.diagnostics += [
+            ("x_D_B", xDB.item), ("x_Dm_B", xDmB.item), ("x_D_A", xDA.item), ("x_Dm_A", xDmA.item),
+            ("lambda_D_B", lDB), ("lambda_Dm_B", lDmB), ("lambda_D_A", lDA), ("lambda_Dm_A", lDmA),
+            ("argmax_D_B", Float(argDB[0])), ("argmax_Dm_B", Float(argDmB[0])),
+            ("argmax_D_A", Float(argDA[0])), ("argmax_Dm_A", Float(argDmA[0])),
+        ]
+        for (name, t) in [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB),
+                          ("idt_B", idtB), ("saliency_D_B", saliencyDB), ("saliency_Dm_B", saliencyDmB),
+                          ("saliency_D_A", saliencyDA), ("saliency_Dm_A", saliencyDmA), ("patch_map_D_B", mapDB),
+                          ("patch_map_Dm_B", mapDmB), ("patch_map_D_A", mapDA), ("patch_map_Dm_A", mapDmA),
+                          ("E_B", mapB), ("E_A", mapA)] { keep(name, t) }
+        return report
+    }
+
+    /// The fixed inference mask (SPEC §3.13 item 12): N(1, σ²) from `inferenceMaskSeed`, so the
+    /// same input always gives the same output.
+    public func inferenceMask(like images: Tensor) -> Tensor {
+        var g = RandomGenerator(seed: configuration.inferenceMaskSeed)
+        return Tensor(randomNormal: images.shape, mean: 1, standardDeviation: configuration.maskStandardDeviation, using: &g)
+    }
+
+    public func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor {
+        withoutGradient {
+            (direction == .aToB ? generatorAB : generatorBA)(images, mask: inferenceMask(like: images))
+        }
+    }
+
+    public func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor) {
+        withoutGradient {
+            let (forward, backward) = direction == .aToB ? (generatorAB, generatorBA) : (generatorBA, generatorAB)
+            let mask = inferenceMask(like: images)
+            let fake = forward(images, mask: mask)
+            return (fake, backward(fake, mask: mask))
+        }
+    }
+}
+
+/// Holds the explanation map a generator's gradient rule applies during one backward pass;
+/// empty (plain tanh gradient) outside it.
+final class ExplanationSlot {
+    var map: Tensor?
+
+    func apply(_ gradientAtOutput: Tensor, _ output: Tensor) -> Tensor {
+        guard let map else { return Tensor.tanhGradient(gradientAtOutput, output: output) }
+        return GradientRules.xaiCycleGAN(explanation: map)(gradientAtOutput, output)
+    }
+}
