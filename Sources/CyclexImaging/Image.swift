@@ -24,6 +24,8 @@ public struct Image: Sendable, Equatable {
     }
 
     /// 16-bit image from HWC samples (`samples.count == height * width * channels`).
+    /// (Disfavoured so that an untyped array literal makes an 8-bit image.)
+    @_disfavoredOverload
     public init(width: Int, height: Int, channels: Int, samples: [UInt16]) {
         precondition(width >= 0 && height >= 0 && (1...4).contains(channels), "invalid image layout")
         precondition(samples.count == width * height * channels,
