@@ -1,0 +1,45 @@
+import CyclexEngine
+import CyclexImaging
+import Foundation
+
+/// Contact sheets of fixed probe images: one row per probe, columns real | translated |
+/// reconstructed, A→B rows first, then B→A.
+public enum SampleGrid {
+    /// Writes the grid for `probesA` and `probesB` ([N, C, H, W] in [−1, 1]) to `url` as PNG.
+    public static func write(model: any CycleTranslationModel, probesA: Tensor, probesB: Tensor, to url: URL) throws {
+        var rows: [[Tensor]] = []
+        for (probes, direction) in [(probesA, TranslationDirection.aToB), (probesB, .bToA)] {
+            let (fake, rec) = model.translateAndReconstruct(probes, direction: direction)
+            for i in 0..<probes.shape[0] { rows.append([slice(probes, i), slice(fake, i), slice(rec, i)]) }
+        }
+        try image(rows: rows).write(to: url)
+    }
+
+    static func slice(_ batch: Tensor, _ i: Int) -> Tensor {
+        let per = batch.count / batch.shape[0]
+        let t = Tensor(uninitializedShape: [1] + batch.shape.dropFirst())
+        t.pointer.update(from: batch.pointer + i * per, count: per)
+        return t
+    }
+
+    /// Tiles equally sized [1, C, H, W] tensors into one image with 2-pixel white gutters.
+    static func image(rows: [[Tensor]]) -> Image {
+        let c = rows[0][0].shape[1], h = rows[0][0].shape[2], w = rows[0][0].shape[3], gap = 2
+        let columns = rows.map(\.count).max() ?? 1
+        let height = rows.count * (h + gap) - gap, width = columns * (w + gap) - gap
+        var scalars = [Float](repeating: 1, count: c * height * width)
+        for (r, row) in rows.enumerated() {
+            for (k, tile) in row.enumerated() {
+                let p = tile.pointer
+                for ch in 0..<c {
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            scalars[(ch * height + r * (h + gap) + y) * width + k * (w + gap) + x] = p[(ch * h + y) * w + x]
+                        }
+                    }
+                }
+            }
+        }
+        return Image(chwScalars: scalars, channels: c, height: height, width: width)
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// JSON-lines log of every loss term per step (`log.jsonl` in the run folder), appended and
+/// flushed each step so a crash loses at most the line being written.
+public final class TrainingLog {
+    private let handle: FileHandle
+    /// Per-epoch sums for the epoch summary: epoch → name → (sum, count).
+    private var sums: [Int: [String: (Double, Int)]] = [:]
+    private var order: [String] = []
+
+    public init(url: URL) throws {
+        if !FileManager.default.fileExists(atPath: url.path) {
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
+        handle = try FileHandle(forWritingTo: url)
+        handle.seekToEndOfFile()
+    }
+
+    deinit { try? handle.close() }
+
+    public func append(step: Int, epoch: Int, report: StepReport, learningRate: Float) throws {
+        var fields = ["\"step\":\(step)", "\"epoch\":\(epoch)", "\"time\":\(Date().timeIntervalSince1970)",
+                      "\"lr\":\(learningRate)"]
+        for (name, value) in report.losses + report.diagnostics where !name.contains("argmax") {
+            fields.append("\"\(name)\":\(value.isFinite ? "\(value)" : "null")")
+            if sums[epoch]?[name] == nil, !order.contains(name) { order.append(name) }
+            let (s, n) = sums[epoch, default: [:]][name] ?? (0, 0)
+            sums[epoch, default: [:]][name] = (s + Double(value), n + 1)
+        }
+        handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
+    }
+
+    /// Mean of each loss over the steps of `epoch` logged in this session.
+    public func epochMeans(_ epoch: Int) -> [(name: String, value: Double)] {
+        guard let table = sums[epoch] else { return [] }
+        return order.compactMap { name in table[name].map { (name, $0.0 / Double(max($0.1, 1))) } }
+            .filter { !$0.name.contains(".") && !$0.name.hasPrefix("x_") }
+    }
+}

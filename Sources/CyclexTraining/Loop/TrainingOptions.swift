@@ -1,0 +1,78 @@
+import CyclexImaging
+import Foundation
+
+/// What `cyclex train` was asked to do (saved as `options.json` beside the checkpoints).
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    /// Data root with `trainA/ trainB/ (testA/ testB/)`.
+    public var dataRoot: String
+    public var model: ModelConfiguration.Kind = .cycleGAN
+    public var preset: ModelConfiguration.Preset = .small
+    /// Training image side.
+    public var size = 64
+    public var epochs = 10
+    /// Epochs of linear learning-rate decay at the end (default: half of `epochs`).
+    public var decayEpochs: Int?
+    public var batchSize = 1
+    public var seed: UInt64 = 0
+    /// Run name: the folder under `output` (default: data folder name + model).
+    public var name: String?
+    public var output = "checkpoints"
+    /// Preprocessing of training images (CycleGAN's resize-and-crop by default).
+    public var preprocessing: Preprocessing.Mode = .resizeAndCrop
+    public var verticalFlip = false
+    /// Write a sample grid every this many steps (0: only at epoch ends).
+    public var sampleEvery = 500
+    /// Stop (with a checkpoint) after this many steps in total; resume continues from there.
+    public var maxSteps: Int?
+    /// Stop (with a checkpoint) after this many seconds of training.
+    public var timeLimit: Double?
+    /// Save a numbered snapshot every this many epochs (besides `latest`).
+    public var snapshotEvery = 5
+    public var lambdaSource: ModelConfiguration.LambdaSource = .sameDomain
+    public var gamma: Float = 0.5
+    public var decodeWorkers = 1
+
+    public init(dataRoot: String) { self.dataRoot = dataRoot }
+
+    public var runName: String {
+        name ?? "\(URL(fileURLWithPath: dataRoot).standardizedFileURL.lastPathComponent)-\(model.rawValue)"
+    }
+
+    public var runDirectory: URL { URL(fileURLWithPath: output).appendingPathComponent(runName) }
+
+    /// The model these options describe.
+    public var configuration: ModelConfiguration {
+        var c = ModelConfiguration.preset(preset, kind: model, imageSize: size)
+        c.lambdaSource = lambdaSource
+        c.gamma = gamma
+        return c
+    }
+
+    /// Options as "name: value" lines, non-defaults marked with `*`.
+    public var summaryLines: [String] {
+        let defaults = TrainingOptions(dataRoot: dataRoot)
+        func line(_ key: String, _ value: String, _ defaultValue: String) -> String {
+            "  \(value == defaultValue ? " " : "*") \(key): \(value)"
+        }
+        return [
+            line("data", dataRoot, defaults.dataRoot),
+            line("model", model.rawValue, defaults.model.rawValue),
+            line("preset", preset.rawValue, defaults.preset.rawValue),
+            line("size", "\(size)", "\(defaults.size)"),
+            line("epochs", "\(epochs)", "\(defaults.epochs)"),
+            line("decay epochs", "\(decayEpochs ?? epochs / 2)", "\(defaults.decayEpochs ?? epochs / 2)"),
+            line("batch size", "\(batchSize)", "\(defaults.batchSize)"),
+            line("seed", "\(seed)", "\(defaults.seed)"),
+            line("name", runName, defaults.runName),
+            line("output", output, defaults.output),
+            line("preprocess", preprocessing.rawValue, defaults.preprocessing.rawValue),
+            line("max steps", maxSteps.map(String.init) ?? "none", "none"),
+            line("time limit", timeLimit.map { "\(Int($0)) s" } ?? "none", "none"),
+        ] + (model == .xaiCycleGAN ? [
+            line("lambda source", lambdaSource.rawValue, defaults.lambdaSource.rawValue),
+            line("gamma", "\(gamma)", "\(defaults.gamma)"),
+        ] : [])
+    }
+}
+
+extension Preprocessing.Mode: Codable {}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct Cyclex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cyclex",
+        abstract: "Unpaired image-to-image translation: CycleGAN and xAI-CycleGAN on image folders.",
+        subcommands: [Train.self, Translate.self, Inspect.self])
+}

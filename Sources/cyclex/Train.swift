@@ -1,0 +1,127 @@
+import ArgumentParser
+import CyclexImaging
+import CyclexTraining
+import Foundation
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a CycleGAN or xAI-CycleGAN on a folder with trainA/ and trainB/ (testA/ testB/ optional).",
+        discussion: """
+            Checkpoints, options, a JSON-lines loss log and sample grids go to OUTPUT/NAME/. \
+            Re-running the same command resumes exactly where the last run stopped (Ctrl-C saves first).
+            """)
+
+    @Argument(help: "Data folder with trainA/ and trainB/.")
+    var data: String
+
+    @Option(help: "cyclegan or xai-cyclegan.")
+    var model: ModelConfiguration.Kind = .cycleGAN
+
+    @Option(help: "Network size: tiny, small (2-core CPU at 64-128 px) or standard (the papers' sizes).")
+    var preset: ModelConfiguration.Preset = .small
+
+    @Option(help: "Training image side in pixels (a multiple of 8).")
+    var size = 64
+
+    @Option(help: "Epochs in total.")
+    var epochs = 10
+
+    @Option(help: "Epochs of linear learning-rate decay at the end (default: half).")
+    var decayEpochs: Int?
+
+    @Option(help: "Images per step.")
+    var batchSize = 1
+
+    @Option(help: "Random seed (weights, data order, masks).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Run name (default: data folder name and model).")
+    var name: String?
+
+    @Option(help: "Folder for runs.")
+    var output = "checkpoints"
+
+    @Option(help: "Preprocessing: resize_and_crop, resize, crop or none.")
+    var preprocess: Preprocessing.Mode = .resizeAndCrop
+
+    @Option(help: "Write a sample grid every N steps (0: at epoch ends only).")
+    var sampleEvery = 500
+
+    @Option(help: "Stop after this many steps in total (a checkpoint is saved; rerun to continue).")
+    var maxSteps: Int?
+
+    @Option(help: "Stop after this much training time, e.g. 300, 10m or 1h (a checkpoint is saved).")
+    var timeLimit: String?
+
+    @Option(help: "xai-cyclegan: which discriminator losses set lambda (same-domain or crossed, the reference's).")
+    var lambdaSource: ModelConfiguration.LambdaSource = .sameDomain
+
+    @Option(help: "xai-cyclegan: lambda ramp exponent gamma.")
+    var gamma: Float = 0.5
+
+    @Flag(help: "Also flip vertically at random (xAI-CycleGAN's augmentation).")
+    var verticalFlip = false
+
+    @Flag(help: "Start from scratch even if OUTPUT/NAME has a checkpoint.")
+    var restart = false
+
+    func validate() throws {
+        guard size > 0, size % 8 == 0 else { throw ValidationError("--size must be a positive multiple of 8, got \(size)") }
+        guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let decayEpochs, !(0...epochs).contains(decayEpochs) {
+            throw ValidationError("--decay-epochs must be between 0 and --epochs (\(epochs))")
+        }
+        if let timeLimit, parseDuration(timeLimit) == nil {
+            throw ValidationError("--time-limit: cannot read '\(timeLimit)' (use seconds, or 10m, 2h)")
+        }
+    }
+
+    func run() throws {
+        var options = TrainingOptions(dataRoot: data)
+        options.model = model; options.preset = preset; options.size = size; options.epochs = epochs
+        options.decayEpochs = decayEpochs; options.batchSize = batchSize; options.seed = seed; options.name = name
+        options.output = output; options.preprocessing = preprocess; options.sampleEvery = sampleEvery
+        options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
+        options.lambdaSource = lambdaSource; options.gamma = gamma; options.verticalFlip = verticalFlip
+
+        installInterruptHandler()
+        let trainer = Trainer(options: options)
+        trainer.note("cyclex train (* = not the default):\n" + options.summaryLines.joined(separator: "\n"))
+        do {
+            let summary = try trainer.run(restart: restart)
+            print("run folder: \(summary.runDirectory.path)")
+            print("checkpoint: \(summary.checkpoint.path)")
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
+
+/// "300" / "300s" / "10m" / "1.5h" → seconds.
+func parseDuration(_ text: String) -> Double? {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+    if let last = text.last, let unit = units[last] { return Double(text.dropLast()).map { $0 * unit } }
+    return Double(text)
+}
+
+/// First Ctrl-C: finish the step, save a checkpoint, stop. Second: quit at once.
+func installInterruptHandler() {
+    signal(SIGINT) { _ in
+        if Interruption.requested.load(ordering: .relaxed) { _exit(130) }
+        Interruption.requested.store(true, ordering: .relaxed)
+        let message = "\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
+        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+}
+
+/// An error already phrased for the user (printed as "Error: …", exit code 1).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ModelConfiguration.Kind: ExpressibleByArgument {}
+extension ModelConfiguration.Preset: ExpressibleByArgument {}
+extension ModelConfiguration.LambdaSource: ExpressibleByArgument {}
+extension Preprocessing.Mode: ExpressibleByArgument {}
