@@ -52,6 +52,18 @@ import Testing
         #expect((x * x).hasHistory)
     }
 
+    @Test func withGradientRecordsInsideWithoutGradient() {
+        let x = Tensor(shape: [2], scalars: [1, 3], requiresGradient: true)
+        let (outer, g) = withoutGradient { () -> (Tensor, [Tensor]) in
+            let inner = withGradient { (x * x).sum() }
+            #expect(inner.hasHistory)
+            return (x * 2, Tensor.gradients(of: inner, withRespectTo: [x]))
+        }
+        #expect(!outer.hasHistory)
+        #expect(g[0].scalars == [2, 6])
+        #expect(x.gradient == nil)
+    }
+
     @Test func detachedStopsGradients() {
         let x = Tensor(shape: [3], scalars: [1, 2, 3], requiresGradient: true)
         let d = (x * 2).detached()
