@@ -7,11 +7,8 @@ import Testing
 /// Adam, gradient clipping, learning-rate schedules and the explanation gradient rules against
 /// the PyTorch fixtures in `optim/` and `explain/gradient_rules`.
 ///
-/// Known engine bug: `Adam.step()` forms `1 - b2` in Float from `beta2: Float`. Float(0.999) is
-/// 0.99900001, so 1 − β2 = 0.00099998713 and every second moment is 1.29e-5 (relative) too small,
-/// beyond the `opt_state` tolerance 1e-5·max|ref| (PyTorch uses the Python double 1 − 0.999).
-/// The parameter updates still match, because the bias correction √(1 − β2ᵗ) carries the same
-/// factor. Those checks are wrapped in `withKnownIssue`, which fails once the bug is fixed.
+/// The second-moment checks are what caught Adam forming 1 − β2 in Float (1.3e-5 relatively off);
+/// the betas are doubles now, as in PyTorch.
 @Suite(.enabled(if: Fixture.isAvailable, Comment(rawValue: Fixture.skipMessage)))
 struct OptimizerFixtureTests {
     func expectMatch(_ f: Fixture, _ actual: Tensor, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -31,7 +28,7 @@ struct OptimizerFixtureTests {
 
         let names = ["w", "b", "m"]
         let params = try names.map { try f.tensor("\(caseName).param.\($0)", requiresGradient: true) }
-        let adam = Adam(parameters: params, learningRate: lr, beta1: Float(betas[0]), beta2: Float(betas[1]),
+        let adam = Adam(parameters: params, learningRate: lr, beta1: betas[0], beta2: betas[1],
                         epsilon: eps, weightDecay: weightDecay)
         for step in 1...3 {
             for (name, p) in zip(names, params) { p.gradient = try f.tensor("\(caseName).grad\(step).\(name)") }
@@ -39,14 +36,7 @@ struct OptimizerFixtureTests {
             for (i, name) in names.enumerated() {
                 try expectMatch(f, params[i], "\(caseName).after\(step).\(name)")
                 try expectMatch(f, adam.firstMoments[i], "\(caseName).exp_avg\(step).\(name)")
-                if betas[1] == 0.999 {
-                    // Known engine bug (see the note at the top of this file).
-                    withKnownIssue("Adam computes 1 − beta2 in Float: Float(0.999) gives v 1.29e-5 too small") {
-                        try expectMatch(f, adam.secondMoments[i], "\(caseName).exp_avg_sq\(step).\(name)")
-                    }
-                } else {
-                    try expectMatch(f, adam.secondMoments[i], "\(caseName).exp_avg_sq\(step).\(name)")
-                }
+                try expectMatch(f, adam.secondMoments[i], "\(caseName).exp_avg_sq\(step).\(name)")
             }
             #expect(adam.steps == [step, step, step])
         }

@@ -11,12 +11,15 @@ import Foundation
 public final class Adam {
     public let parameters: [Tensor]
     public var learningRate: Float
-    public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// β1, β2 as the double-precision numbers PyTorch receives: 1 − β is formed in double
+    /// (in Float, 1 − Float(0.999) is 1.3e-5 relatively off and every v drifts by that much).
+    public var beta1: Double, beta2: Double
+    public var epsilon: Float, weightDecay: Float
     /// Per-parameter step counts t and moments (zeros until the first step).
     public private(set) var steps: [Int]
     public let firstMoments: [Tensor], secondMoments: [Tensor]
 
-    public init(parameters: [Tensor], learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
+    public init(parameters: [Tensor], learningRate: Float, beta1: Double = 0.9, beta2: Double = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
         self.parameters = parameters
         self.learningRate = learningRate
@@ -32,16 +35,17 @@ public final class Adam {
             guard let grad = p.gradient else { continue }
             steps[i] += 1
             let t = Double(steps[i])
-            let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
-            let correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
-            let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
+            let stepSize = Float(Double(learningRate) / (1 - pow(beta1, t)))
+            let correction2 = Float((1 - pow(beta2, t)).squareRoot())
+            let (b1, b2, eps, wd) = (Float(beta1), Float(beta2), epsilon, weightDecay)
+            let (c1, c2) = (Float(1 - beta1), Float(1 - beta2))
             let theta = p.pointer, g = grad.pointer
             let m = firstMoments[i].pointer, v = secondMoments[i].pointer
             Parallel.forRanges(p.count, minimumChunk: 65_536) { range in
                 for j in range {
                     let gj = g[j] + wd * theta[j]
-                    m[j] = b1 * m[j] + (1 - b1) * gj
-                    v[j] = b2 * v[j] + (1 - b2) * gj * gj
+                    m[j] = b1 * m[j] + c1 * gj
+                    v[j] = b2 * v[j] + c2 * gj * gj
                     theta[j] -= stepSize * m[j] / (v[j].squareRoot() / correction2 + eps)
                 }
             }

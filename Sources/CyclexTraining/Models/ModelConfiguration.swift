@@ -32,8 +32,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
 
     public var learningRateGenerator: Float
     public var learningRateDiscriminator: Float
-    public var beta1: Float = 0.5
-    public var beta2: Float = 0.999
+    public var beta1: Double = 0.5
+    public var beta2: Double = 0.999
     /// λ_cyc.
     public var cycleWeight: Float = 10
     /// Identity loss weight as applied (CycleGAN: 0.5·λ_cyc = 5; xAI-CycleGAN: 3).
