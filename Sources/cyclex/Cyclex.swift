@@ -4,5 +4,5 @@ struct Cyclex: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyclex",
         abstract: "Unpaired image-to-image translation: CycleGAN and xAI-CycleGAN on image folders.",
-        subcommands: [Train.self, Translate.self, Inspect.self])
+        subcommands: [Train.self, Translate.self, Inspect.self, Score.self])
 }

@@ -1,0 +1,57 @@
+import CyclexImaging
+import Foundation
+
+/// Compares translated images with their true counterparts (same relative path, any image
+/// extension), e.g. Noto emoji translated to EmojiOne against the real EmojiOne drawings.
+public struct PairedScore: Sendable {
+    public let pairs: Int
+    /// Mean absolute difference per sample, on the 0…1 scale (×2 for CycleGAN's [−1, 1] L1).
+    public let meanL1: Double
+    /// Mean PSNR in dB (identical pairs count as 100 dB).
+    public let meanPSNR: Double
+    /// Translated files without a counterpart, or unreadable, with the reason.
+    public let problems: [String]
+
+    public var summary: String {
+        String(format: "%d pairs: mean L1 %.4f (%.2f grey levels, %.4f on the [-1, 1] scale), mean PSNR %.2f dB",
+               pairs, meanL1, meanL1 * 255, meanL1 * 2, meanPSNR)
+    }
+
+    /// Scores every image under `translated` against `truth`.
+    public static func compute(translated: URL, truth: URL) throws -> PairedScore {
+        let outputs = try ImageFolder(translated)
+        let references = try ImageFolder(truth)
+        var byStem: [String: URL] = [:]
+        for url in references.files {
+            byStem[(references.relativePath(of: url) as NSString).deletingPathExtension] = url
+        }
+        var (count, l1Sum, psnrSum) = (0, 0.0, 0.0)
+        var problems: [String] = []
+        for url in outputs.files {
+            let stem = (outputs.relativePath(of: url) as NSString).deletingPathExtension
+            guard let reference = byStem[stem] else {
+                problems.append("\(url.path): no counterpart in \(truth.path)")
+                continue
+            }
+            do {
+                let a = try Image(contentsOf: url).converted(toChannels: 3).converted(toBitDepth: 8)
+                var b = try Image(contentsOf: reference).converted(toChannels: 3).converted(toBitDepth: 8)
+                if b.size != a.size { b = b.resized(to: a.size, filter: .bicubic) }
+                let (x, y) = (a.samples8!, b.samples8!)
+                var absSum = 0.0, sqSum = 0.0
+                for i in 0..<x.count {
+                    let d = Double(Int(x[i]) - Int(y[i]))
+                    absSum += abs(d); sqSum += d * d
+                }
+                let mse = sqSum / Double(x.count)
+                l1Sum += absSum / Double(x.count) / 255
+                psnrSum += mse == 0 ? 100 : 10 * log10(255 * 255 / mse)
+                count += 1
+            } catch {
+                problems.append(error.localizedDescription)
+            }
+        }
+        return PairedScore(pairs: count, meanL1: count > 0 ? l1Sum / Double(count) : .nan,
+                           meanPSNR: count > 0 ? psnrSum / Double(count) : .nan, problems: problems)
+    }
+}

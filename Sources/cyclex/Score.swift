@@ -1,0 +1,28 @@
+import ArgumentParser
+import CyclexTraining
+import Foundation
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare translated images with their true counterparts (same file names): mean L1 and PSNR.",
+        discussion: "For paired test data such as the emoji styles: cyclex score translated/ datasets/emoji/testB")
+
+    @Argument(help: "Folder of translated images.")
+    var translated: String
+
+    @Argument(help: "Folder of the true images, with the same relative names.")
+    var truth: String
+
+    func run() throws {
+        do {
+            let score = try PairedScore.compute(translated: URL(fileURLWithPath: translated), truth: URL(fileURLWithPath: truth))
+            for problem in score.problems { FileHandle.standardError.write(Data(("warning: \(problem)\n").utf8)) }
+            guard score.pairs > 0 else { throw CLIError("no pairs to score: no file in \(translated) has a counterpart in \(truth)") }
+            print(score.summary)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
