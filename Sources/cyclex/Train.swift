@@ -53,6 +53,9 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this much training time, e.g. 300, 10m or 1h (a checkpoint is saved).")
     var timeLimit: String?
 
+    @Option(help: "Keep a numbered checkpoint every N epochs besides latest (0: never).")
+    var snapshotEvery = 5
+
     @Option(help: "xai-cyclegan: which discriminator losses set lambda (same-domain or crossed, the reference's).")
     var lambdaSource: ModelConfiguration.LambdaSource = .sameDomain
 
@@ -84,6 +87,7 @@ struct Train: ParsableCommand {
         options.output = output; options.preprocessing = preprocess; options.sampleEvery = sampleEvery
         options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
         options.lambdaSource = lambdaSource; options.gamma = gamma; options.verticalFlip = verticalFlip
+        options.snapshotEvery = snapshotEvery
 
         installInterruptHandler()
         let trainer = Trainer(options: options)
