@@ -1,0 +1,198 @@
+import ArgumentParser
+import CyclexImaging
+import CyclexTraining
+import Foundation
+
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate an image or a folder with a trained checkpoint.",
+        discussion: """
+            cyclex translate in.jpg out.png          one file; the output's extension picks the format
+            cyclex translate photos/ out/            a folder, recursively; names, formats and sub-folders kept
+
+            Images keep their width and height (padded to the network's stride, translated, cropped
+            back); images larger than --tile are translated in overlapping tiles with blended seams.
+            In folder mode existing outputs are skipped (--overwrite to redo them), unreadable files
+            are reported by name and skipped, and the exit status is 1 if any file failed.
+            --shard K/N translates only the K-th of N disjoint slices (e.g. a Slurm array task).
+            See docs/translate.md.
+            """)
+
+    @Argument(help: "An image file (PNG/JPEG) or a folder of images.")
+    var input: String
+
+    @Argument(help: "Output image file, or a folder (created if needed).")
+    var output: String
+
+    @Option(help: "A checkpoint file or run folder (default: the most recently updated checkpoints/*/latest.safetensors).")
+    var checkpoint: String?
+
+    @Option(help: "a2b (generator G_A) or b2a (G_B).")
+    var direction: TranslationDirection = .aToB
+
+    @Option(help: "Resize inputs first: N (square) or WxH. Default: keep every image's own size.")
+    var size: String?
+
+    @Option(help: "Tile side in pixels for large images (0 = never tile).")
+    var tile = 512
+
+    @Option(help: "Minimum overlap of neighbouring tiles in pixels.")
+    var tileOverlap = 32
+
+    @Option(help: "Folder mode: write every output as png or jpg (default: each input's format).")
+    var format: OutputFormatChoice?
+
+    @Option(help: "JPEG quality (1-100).")
+    var jpegQuality = 95
+
+    @Flag(help: "Folder mode: replace existing outputs instead of skipping them.")
+    var overwrite = false
+
+    @Flag(help: "Write the input and its translation next to each other.")
+    var sideBySide = false
+
+    @Option(help: "Folder mode: translate only slice K of N (1 <= K <= N), chosen by a hash of each file's path.")
+    var shard: String?
+
+    func validate() throws {
+        guard tile >= 0 else { throw ValidationError("--tile must be 0 (never tile) or a positive size") }
+        guard tileOverlap >= 0 else { throw ValidationError("--tile-overlap must be >= 0") }
+        guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be 1...100") }
+        if let size, parseSize(size) == nil { throw ValidationError("--size must be N or WxH, e.g. 256 or 320x240") }
+        if let shard, Shard(parsing: shard) == nil {
+            throw ValidationError("--shard must be K/N with 1 <= K <= N (e.g. $SLURM_ARRAY_TASK_ID/8 with --array=1-8)")
+        }
+    }
+
+    func run() throws {
+        var options = TranslationOutputOptions()
+        options.size = size.flatMap(parseSize)
+        options.format = format
+        options.jpegQuality = jpegQuality
+        options.sideBySide = sideBySide
+        options.overwrite = overwrite
+        options.shard = shard.flatMap(Shard.init(parsing:))
+
+        let inputURL = URL(fileURLWithPath: input)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) else {
+            throw CLIError("\(input): no such file or folder")
+        }
+        let progress = ProgressDisplay(plainEvery: 100)
+
+        let checkpointURL = try checkpoint.map(resolveCheckpoint) ?? latestCheckpoint(progress)
+        let model: any CycleTranslationModel
+        do { model = try Checkpoint.load(checkpointURL).model } catch { throw CLIError(error.localizedDescription) }
+        let c = model.configuration
+        let translator = Translator(model: model, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
+        progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "
+            + "stride \(c.stride), direction \(direction.rawValue)")
+
+        if !isFolder.boolValue {
+            if options.shard != nil { throw CLIError("--shard needs a folder input") }
+            var target = URL(fileURLWithPath: output)
+            var outputIsFolder: ObjCBool = false
+            if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &outputIsFolder)
+                && outputIsFolder.boolValue) {
+                target = target.appendingPathComponent(inputURL.lastPathComponent)
+                if let format { target = target.deletingPathExtension().appendingPathExtension(format.rawValue) }
+            }
+            let start = Date()
+            do {
+                try BatchTranslation.translateFile(input: inputURL, output: target, translator: translator, options: options)
+            } catch {
+                throw CLIError(error.localizedDescription)
+            }
+            print("\(target.path) (\(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+            return
+        }
+
+        if ImageFileFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) != nil,
+            !FileManager.default.fileExists(atPath: output) {
+            throw CLIError("\(output): the input is a folder, so the output must be a folder too")
+        }
+        let items: [BatchTranslation.Item]
+        do {
+            items = try BatchTranslation.plan(input: inputURL, output: URL(fileURLWithPath: output), options: options)
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+        progress.message("\(items.count) image(s)" + (options.shard.map { " in shard \($0)" } ?? "") + " → \(output)")
+
+        installTranslateInterruptHandler()
+        let start = Date()
+        var lastShown = -1
+        func line(_ s: BatchSummary) -> String {
+            let processed = s.done + s.skipped + s.failed
+            let fraction = s.total > 0 ? Double(processed) / Double(s.total) : 1
+            let elapsed = Date().timeIntervalSince(start)
+            let rate = s.done > 0 ? Double(s.done) / elapsed : 0
+            let eta = rate > 0 ? Double(s.total - processed) / rate : .nan
+            return "translate \(ProgressDisplay.bar(fraction)) \(processed)/\(s.total)  "
+                + String(format: "%.2f img/s", rate) + "  eta \(ProgressDisplay.duration(eta))  "
+                + "(done \(s.done), skipped \(s.skipped), failed \(s.failed))"
+        }
+        let summary = BatchTranslation.run(
+            items, translator: translator, options: options,
+            shouldStop: { Interruption.requested.load(ordering: .relaxed) },
+            onProgress: { s in
+                let processed = s.done + s.skipped + s.failed
+                guard processed != lastShown else { return }
+                lastShown = processed
+                progress.update(line(s), step: processed, force: processed == s.total)
+            },
+            onFailure: { path, message in
+                progress.message("failed: " + (message.hasPrefix(path) ? message : "\(path): \(message)"))
+            })
+        if progress.isTerminal { progress.message(line(summary)) }
+        let rate = String(format: "%.2f", summary.imagesPerSecond)
+        print("done \(summary.done), skipped \(summary.skipped), failed \(summary.failed) of \(summary.total)"
+            + " in \(ProgressDisplay.duration(summary.seconds)) (\(rate) images/s)"
+            + (summary.interrupted ? " — interrupted, run again to continue" : ""))
+        if summary.interrupted { throw ExitCode(130) }
+        if summary.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The most recently modified `checkpoints/*/latest.safetensors`.
+    func latestCheckpoint(_ progress: ProgressDisplay) throws -> URL {
+        let root = URL(fileURLWithPath: "checkpoints")
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        var best: (url: URL, date: Date)?
+        for run in runs where !run.hasPrefix(".") {
+            let url = root.appendingPathComponent(run).appendingPathComponent("latest.safetensors")
+            guard let date = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+            else { continue }
+            if best == nil || date > best!.date { best = (url, date) }
+        }
+        guard let best else {
+            throw CLIError("no checkpoint given and none found under ./checkpoints/*/latest.safetensors; use --checkpoint PATH")
+        }
+        progress.message("using the most recent checkpoint: \(best.url.path) (\(runs.count > 1 ? "newest of \(runs.count) runs" : "only run"))")
+        return best.url
+    }
+}
+
+/// "256" → 256x256, "320x240" → width 320, height 240.
+func parseSize(_ text: String) -> ImageSize? {
+    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+    let numbers = parts.compactMap { Int($0) }
+    guard numbers.count == parts.count, numbers.allSatisfy({ $0 > 0 && $0 <= 1 << 15 }) else { return nil }
+    switch numbers.count {
+    case 1: return ImageSize(square: numbers[0])
+    case 2: return ImageSize(width: numbers[0], height: numbers[1])
+    default: return nil
+    }
+}
+
+/// First Ctrl-C: finish the image in hand, write what is done and print the counts; second: quit.
+func installTranslateInterruptHandler() {
+    signal(SIGINT) { _ in
+        if Interruption.requested.load(ordering: .relaxed) { _exit(130) }
+        Interruption.requested.store(true, ordering: .relaxed)
+        let message = "\ninterrupted: finishing the current image (Ctrl-C again to quit now)\n"
+        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+}
+
+extension TranslationDirection: ExpressibleByArgument {}
+extension OutputFormatChoice: ExpressibleByArgument {}
