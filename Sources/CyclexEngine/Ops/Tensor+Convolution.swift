@@ -16,13 +16,20 @@ extension Tensor {
         let k = geometry.patchSize, n = geometry.outputPixels
         let isPointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
-        let cols = isPointwise ? nil : TensorStorage(count: k * n)
+        let isDirect = Self.usesDirectConvolution(geometry, outputChannels: cout)
+        let cols = isPointwise || isDirect ? nil : TensorStorage(count: k * n)
         for b in 0..<batch {
             let xb = pointer + b * cin * h * w, yb = out.pointer + b * cout * n
-            if let cols { Kernels.im2col(xb, geometry, cols.pointer) }
-            if let bias {
-                for co in 0..<cout { (yb + co * n).update(repeating: bias.pointer[co], count: n) }
+            if bias != nil || isDirect {
+                for co in 0..<cout { (yb + co * n).update(repeating: bias?.pointer[co] ?? 0, count: n) }
             }
+            if isDirect {
+                DirectConvolution.forward(
+                    x: xb, weight: weight.pointer, y: yb, inputChannels: cin, outputChannels: cout, height: h, width: w,
+                    kernelHeight: kh, kernelWidth: kw)
+                continue
+            }
+            if let cols { Kernels.im2col(xb, geometry, cols.pointer) }
             BLAS.sgemm(m: cout, n: n, k: k, a: weight.pointer, lda: k, b: cols?.pointer ?? xb, ldb: n,
                        beta: bias == nil ? 0 : 1, c: yb, ldc: n)
         }
@@ -42,6 +49,30 @@ extension Tensor {
         let imageSize = geometry.channels * geometry.height * geometry.width
         let isPointwise = geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && geometry.stride == 1 && geometry.padding == 0
         var gx: Tensor?, gw: Tensor?, gb: Tensor?
+        if usesDirectConvolution(geometry, outputChannels: cout) {
+            let (cin, h, w, kh, kw) = (geometry.channels, geometry.height, geometry.width, geometry.kernelHeight, geometry.kernelWidth)
+            if needs[1] {
+                let gradWeight = Tensor(uninitializedShape: weight.shape)
+                for b in 0..<batch {
+                    DirectConvolution.backwardWeight(
+                        gradOutput: g.pointer + b * cout * n, x: x.pointer + b * imageSize, gradWeight: gradWeight.pointer,
+                        accumulate: b > 0, inputChannels: cin, outputChannels: cout, height: h, width: w,
+                        kernelHeight: kh, kernelWidth: kw)
+                }
+                gw = gradWeight
+            }
+            if needs[0] {
+                let gradInput = Tensor(zeros: x.shape)
+                for b in 0..<batch {
+                    DirectConvolution.backwardInput(
+                        gradOutput: g.pointer + b * cout * n, weight: weight.pointer, gradInput: gradInput.pointer + b * imageSize,
+                        inputChannels: cin, outputChannels: cout, height: h, width: w, kernelHeight: kh, kernelWidth: kw)
+                }
+                gx = gradInput
+            }
+            if hasBias && needs[2] { gb = channelSums(g) }
+            return hasBias ? [gx, gw, gb] : [gx, gw]
+        }
         let cols = TensorStorage(count: isPointwise ? 1 : k * n)
         if needs[1] {
             let gradWeight = Tensor(uninitializedShape: weight.shape)
@@ -66,6 +97,13 @@ extension Tensor {
         }
         if hasBias && needs[2] { gb = channelSums(g) }
         return hasBias ? [gx, gw, gb] : [gx, gw]
+    }
+
+    /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real
+    /// kernel (not 1×1) and at most `DirectConvolution.maximumOutputChannels` outputs.
+    static func usesDirectConvolution(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+        outputChannels <= DirectConvolution.maximumOutputChannels && g.stride == 1 && g.padding == 0
+            && g.kernelHeight * g.kernelWidth > 1
     }
 
     /// Σ over batch and space of a [B, C, H, W] gradient → [C] (the bias gradient).

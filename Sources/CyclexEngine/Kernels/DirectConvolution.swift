@@ -1,0 +1,88 @@
+/// Direct stride-1, unpadded convolution for very few output channels (the generators' final
+/// 7×7 ngf→3 and 3×3 ngf→3 convs). As a GEMM these have M = Cout ≤ 4, which runs at a few
+/// percent of sgemm speed, and their im2col matrix is huge (205 MB for 64×128² with a 7×7
+/// kernel); here every kernel tap becomes a vectorised row AXPY that stays in cache.
+///
+/// Shapes per image: x [Cin, H, W], weight [Cout, Cin, kh, kw], y [Cout, H−kh+1, W−kw+1].
+public enum DirectConvolution {
+    /// Used when Cout is at most this.
+    public static let maximumOutputChannels = 4
+
+    /// y (+)= conv(x, w); `y` must hold the bias (or zeros).
+    public static func forward(
+        x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+        inputChannels cin: Int, outputChannels cout: Int, height: Int, width: Int, kernelHeight kh: Int, kernelWidth kw: Int
+    ) {
+        let (outH, outW) = (height - kh + 1, width - kw + 1)
+        let plane = outH * outW
+        Parallel.forRanges(outH, minimumChunk: max(1, 2048 / max(outW * cin * kh * kw / 64, 1))) { rows in
+            for oh in rows {
+                for ci in 0..<cin {
+                    for ki in 0..<kh {
+                        let xrow = x + (ci * height + oh + ki) * width
+                        for kj in 0..<kw {
+                            let src = xrow + kj
+                            for co in 0..<cout {
+                                let wv = w[((co * cin + ci) * kh + ki) * kw + kj]
+                                let dst = y + co * plane + oh * outW
+                                for j in 0..<outW { dst[j] += wv * src[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx += convᵀ(dy, w): each input channel gathers from every output channel. `dx` must be
+    /// initialised. Parallel over input channels (disjoint writes).
+    public static func backwardInput(
+        gradOutput gy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, gradInput gx: UnsafeMutablePointer<Float>,
+        inputChannels cin: Int, outputChannels cout: Int, height: Int, width: Int, kernelHeight kh: Int, kernelWidth kw: Int
+    ) {
+        let (outH, outW) = (height - kh + 1, width - kw + 1)
+        let plane = outH * outW
+        Parallel.forRanges(cin, minimumChunk: 1) { channels in
+            for ci in channels {
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        for co in 0..<cout {
+                            let wv = w[((co * cin + ci) * kh + ki) * kw + kj]
+                            for oh in 0..<outH {
+                                let dst = gx + (ci * height + oh + ki) * width + kj
+                                let src = gy + co * plane + oh * outW
+                                for j in 0..<outW { dst[j] += wv * src[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dw (+)= Σ dy · x over positions: one dot product per weight. Parallel over input channels.
+    public static func backwardWeight(
+        gradOutput gy: UnsafePointer<Float>, x: UnsafePointer<Float>, gradWeight gw: UnsafeMutablePointer<Float>,
+        accumulate: Bool, inputChannels cin: Int, outputChannels cout: Int, height: Int, width: Int,
+        kernelHeight kh: Int, kernelWidth kw: Int
+    ) {
+        let (outH, outW) = (height - kh + 1, width - kw + 1)
+        let plane = outH * outW
+        Parallel.forRanges(cin, minimumChunk: 1) { channels in
+            for ci in channels {
+                for co in 0..<cout {
+                    for ki in 0..<kh {
+                        for kj in 0..<kw {
+                            var sum: Double = 0
+                            for oh in 0..<outH {
+                                sum += Kernels.dot(gy + co * plane + oh * outW, x + (ci * height + oh + ki) * width + kj, count: outW)
+                            }
+                            let index = ((co * cin + ci) * kh + ki) * kw + kj
+                            gw[index] = (accumulate ? gw[index] : 0) + Float(sum)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
