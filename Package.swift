@@ -46,7 +46,7 @@ let package = Package(
             ],
             swiftSettings: cpuSwift),
         .executableTarget(
-            name: "cyclex-bench", dependencies: ["CyclexModels"], swiftSettings: cpuSwift),
+            name: "cyclex-bench", dependencies: ["CyclexTraining"], swiftSettings: cpuSwift),
         .target(name: "CyclexTestSupport", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexEngineTests", dependencies: ["CyclexEngine", "CyclexTestSupport"],

@@ -15,7 +15,7 @@ let usage = """
       --quick           fewer repetitions, model sizes 64 only (< 1 minute)
       --iterations N    CycleGAN iterations timed per size after 1 warm-up (default 5; quick 2)
       --size S          CycleGAN size(s), repeatable or comma separated (default 64,128; 256 takes ~15 s/iter)
-      --only LIST       sections to run, comma separated: calib,ops,models,alloc,profile
+      --only LIST       sections to run, comma separated: calib,ops,models,steps,alloc,profile
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size)
       --json PATH       also write all results as JSON
       --help
@@ -69,6 +69,7 @@ if wants("ops") { target = runOpsSection(quick: quick, reference: reference, log
 if wants("models") {
     runModelsSection(sizes: sizes, iterations: iterationCount, quick: quick, reference: reference, log: log)
 }
+if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, log: log) }
 var allocationPass: Bool?
 if wants("alloc") { allocationPass = runAllocationCheck(size: sizes.min() ?? 64, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }

@@ -107,6 +107,22 @@ struct StepFixtureTests {
         try expectClose(f, try #require(report.tensors["E_A"]), "crossed.E_A")
     }
 
+    /// Without explanations the masks stay as drawn and no map reaches the generators.
+    @Test func explanationsCanBeSwitchedOff() throws {
+        let f = try #require(try Fixture.load("steps/xai_cyclegan_step"))
+        let model = XAICycleGANModel(configuration: .preset(.tiny, kind: .xaiCycleGAN, imageSize: 32), seed: 1)
+        try load(f, model.networks)
+        model.usesExplanations = false
+        let maskA = try f.tensor("M_A")
+        let report = try model.trainStep(realA: try f.tensor("real_A"), realB: try f.tensor("real_B"),
+                                         maskA: maskA, maskB: try f.tensor("M_B"))
+        #expect(report.tensors["E_B"] == nil && report.tensors["saliency_D_B"] == nil)
+        #expect(report.tensors["M_A_aug"]?.scalars == maskA.scalars)
+        // The explanation rule changes the generators' gradients: they now differ from the fixture's.
+        let g = try #require(model.generatorAB.namedParameters.first { $0.name == "final.conv.weight" }?.tensor.gradient)
+        #expect(!(try f.compare(g, with: "grad.G_AB.final.conv.weight").passed))
+    }
+
     @Test func lambdaCoefficient() throws {
         let f = try #require(try Fixture.load("explain/lambda"))
         let x = try f.floats("x").values, gammas = try f.floats("gammas").values

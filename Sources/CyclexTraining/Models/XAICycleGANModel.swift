@@ -19,6 +19,9 @@ public final class XAICycleGANModel: CycleTranslationModel {
     public let poolA: ImagePool, poolMaskedA: ImagePool, poolB: ImagePool, poolMaskedB: ImagePool
     /// Stream of the noise masks.
     public var generator: RandomGenerator
+    /// With `false` the step skips every saliency map: no input-mask augmentation, plain tanh
+    /// gradients (an ablation, and the baseline for measuring the explanations' cost).
+    public var usesExplanations = true
     /// The explanation maps read by the generators' gradient rules during the backward pass.
     private let explanationAB = ExplanationSlot(), explanationBA = ExplanationSlot()
 
@@ -83,12 +86,9 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
         var report = StepReport()
         func keep(_ name: String, _ t: Tensor) { report.tensors[name] = t.detached() }
-        func lsgan(_ d: PatchDiscriminator, real: Tensor, fake: Tensor) -> Tensor {
-            (d(real).mseLoss(target: 1) + d(fake).mseLoss(target: 0)) * 0.5
-        }
 
         // Pass 1, no gradient: the mask discriminators' saliency augments the input masks.
-        let (maskAugA, maskAugB) = withoutGradient { () -> (Tensor, Tensor) in
+        let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB) : withoutGradient { () -> (Tensor, Tensor) in
             let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
@@ -113,26 +113,8 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let recB = generatorAB(fakeA, mask: maskAugB)
         let idtB = generatorAB(realB, mask: maskAugB)
 
-        // Explanations of the current discriminators on the pass-2 fakes (side computations).
-        let (saliencyDB, mapDB, argDB) = Explanation.patchSaliency(of: dB, at: fakeB.detached())
-        let (saliencyDmB, mapDmB, argDmB) = Explanation.patchSaliency(of: dmB, at: (fakeB * maskAugA).detached())
-        let (saliencyDA, mapDA, argDA) = Explanation.patchSaliency(of: dA, at: fakeA.detached())
-        let (saliencyDmA, mapDmA, argDmA) = Explanation.patchSaliency(of: dmA, at: (fakeA * maskAugB).detached())
-        let (xDB, xDmB, xDA, xDmA) = withoutGradient {
-            (lsgan(dB, real: realB, fake: fakeB) * (1 - c.maskAdversarialRatio),
-             lsgan(dmB, real: realB * maskAugB, fake: fakeB * maskAugA) * c.maskAdversarialRatio,
-             lsgan(dA, real: realA, fake: fakeA) * (1 - c.maskAdversarialRatio),
-             lsgan(dmA, real: realA * maskAugA, fake: fakeA * maskAugB) * c.maskAdversarialRatio)
-        }
-        let (lDB, lDmB, lDA, lDmA) = (lambda(xDB), lambda(xDmB), lambda(xDA), lambda(xDmA))
-        func explanation(_ s: Tensor, _ sm: Tensor, _ l: Float, _ lm: Float) -> Tensor {
-            withoutGradient { (s * ((1 - c.maskAdversarialRatio) * l) + sm * (c.maskAdversarialRatio * lm)) * 0.5 }
-        }
-        let sameDomain = c.lambdaSource == .sameDomain
-        let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
-        let mapA = explanation(saliencyDA, saliencyDmA, sameDomain ? lDA : lDB, sameDomain ? lDmA : lDmB)
-
-        // Generator loss (own-domain mask discriminators), backward with the explanation rule.
+        // Generator loss (own-domain mask discriminators); its backward applies the explanation
+        // maps of the current discriminators at every generator call's pre-tanh output.
         let r = c.maskAdversarialRatio
         let advAB = (dmB(fakeB * maskAugA).mseLoss(target: 1) * r + dB(fakeB).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
         let advBA = (dmA(fakeA * maskAugB).mseLoss(target: 1) * r + dA(fakeA).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
@@ -147,9 +129,15 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let lossIdt = (idtLossA + idtLossB) * c.identityWeight
         let lossG = advAB + advBA + lossCycle + lossIdt
         try Self.requireFinite(lossG.item, "the generator loss")
+
+        if usesExplanations {
+            explainCurrentDiscriminators(
+                realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
+                into: &report)
+        }
         optimizerG.zeroGradients()
-        explanationAB.map = mapB
-        explanationBA.map = mapA
+        explanationAB.map = report.tensors["E_B"]
+        explanationBA.map = report.tensors["E_A"]
         lossG.backward(accumulatingInto: optimizerG.parameters)
         explanationAB.map = nil
         explanationBA.map = nil
@@ -183,18 +171,56 @@ public final class XAICycleGANModel: CycleTranslationModel {
             ("cyc_A", cycA.item), ("cyc_B", cycB.item), ("idt", lossIdt.item), ("idt_A", idtLossA.item),
             ("idt_B", idtLossB.item), ("D_A", lossDA.item), ("D_B", lossDB.item),
         ]
+        for (name, t) in [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB),
+                          ("idt_B", idtB)] { keep(name, t) }
+        return report
+    }
+
+    /// The explanation maps of SPEC §3.6 from the current (not yet updated) discriminators on the
+    /// pass-2 fakes: E_B (applied to G_AB's gradients) and E_A, recorded in `report` with their
+    /// saliency maps, patch maps, λ inputs and λ values.
+    func explainCurrentDiscriminators(
+        realA: Tensor, realB: Tensor, fakeA: Tensor, fakeB: Tensor, maskAugA: Tensor, maskAugB: Tensor,
+        into report: inout StepReport
+    ) {
+        let c = configuration
+        let r = c.maskAdversarialRatio
+        let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
+        let maskedFakeB = withoutGradient { fakeB * maskAugA }, maskedFakeA = withoutGradient { fakeA * maskAugB }
+        let (saliencyDB, mapDB, argDB) = Explanation.patchSaliency(of: dB, at: fakeB.detached())
+        let (saliencyDmB, mapDmB, argDmB) = Explanation.patchSaliency(of: dmB, at: maskedFakeB)
+        let (saliencyDA, mapDA, argDA) = Explanation.patchSaliency(of: dA, at: fakeA.detached())
+        let (saliencyDmA, mapDmA, argDmA) = Explanation.patchSaliency(of: dmA, at: maskedFakeA)
+        // λ inputs: the pre-weighted LSGAN losses of each discriminator on the pass-2 fakes.
+        let (xDB, xDmB, xDA, xDmA) = withoutGradient {
+            (lsgan(dB, real: realB, fake: fakeB) * (1 - r),
+             lsgan(dmB, real: realB * maskAugB, fake: maskedFakeB) * r,
+             lsgan(dA, real: realA, fake: fakeA) * (1 - r),
+             lsgan(dmA, real: realA * maskAugA, fake: maskedFakeA) * r)
+        }
+        let (lDB, lDmB, lDA, lDmA) = (lambda(xDB), lambda(xDmB), lambda(xDA), lambda(xDmA))
+        func explanation(_ s: Tensor, _ sm: Tensor, _ l: Float, _ lm: Float) -> Tensor {
+            withoutGradient { (s * ((1 - r) * l) + sm * (r * lm)) * 0.5 }
+        }
+        let sameDomain = c.lambdaSource == .sameDomain
+        let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
+        let mapA = explanation(saliencyDA, saliencyDmA, sameDomain ? lDA : lDB, sameDomain ? lDmA : lDmB)
         report.diagnostics += [
             ("x_D_B", xDB.item), ("x_Dm_B", xDmB.item), ("x_D_A", xDA.item), ("x_Dm_A", xDmA.item),
             ("lambda_D_B", lDB), ("lambda_Dm_B", lDmB), ("lambda_D_A", lDA), ("lambda_Dm_A", lDmA),
             ("argmax_D_B", Float(argDB[0])), ("argmax_Dm_B", Float(argDmB[0])),
             ("argmax_D_A", Float(argDA[0])), ("argmax_Dm_A", Float(argDmA[0])),
         ]
-        for (name, t) in [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB),
-                          ("idt_B", idtB), ("saliency_D_B", saliencyDB), ("saliency_Dm_B", saliencyDmB),
-                          ("saliency_D_A", saliencyDA), ("saliency_Dm_A", saliencyDmA), ("patch_map_D_B", mapDB),
-                          ("patch_map_Dm_B", mapDmB), ("patch_map_D_A", mapDA), ("patch_map_Dm_A", mapDmA),
-                          ("E_B", mapB), ("E_A", mapA)] { keep(name, t) }
-        return report
+        for (name, t) in [("saliency_D_B", saliencyDB), ("saliency_Dm_B", saliencyDmB), ("saliency_D_A", saliencyDA),
+                          ("saliency_Dm_A", saliencyDmA), ("patch_map_D_B", mapDB), ("patch_map_Dm_B", mapDmB),
+                          ("patch_map_D_A", mapDA), ("patch_map_Dm_A", mapDmA), ("E_B", mapB), ("E_A", mapA)] {
+            report.tensors[name] = t.detached()
+        }
+    }
+
+    /// ½[MSE(D(real), 1) + MSE(D(fake), 0)]
+    func lsgan(_ d: PatchDiscriminator, real: Tensor, fake: Tensor) -> Tensor {
+        (d(real).mseLoss(target: 1) + d(fake).mseLoss(target: 0)) * 0.5
     }
 
     /// The fixed inference mask (SPEC §3.13 item 12): N(1, σ²) from `inferenceMaskSeed`, so the

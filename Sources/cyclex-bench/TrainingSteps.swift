@@ -1,0 +1,64 @@
+import CyclexEngine
+import CyclexTraining
+
+// MARK: - Section 3d: the real training steps of `cyclex train`
+
+/// Times `trainStep` of the models `cyclex train` builds (presets small and standard), and the
+/// xAI-CycleGAN step with and without its explanation machinery, A/B interleaved so that machine
+/// noise hits both sides alike. PyTorch's bench networks differ (see the notes), so these rows
+/// are cyclex-only except for the explanation overhead, which RESULTS reports as a percentage.
+func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
+    BLAS.setThreadCount(2)
+    var t = TextTable(
+        "3d. cyclex train steps (batch 1, 2 threads; xAI with/without explanations A/B interleaved)",
+        ["model", "preset (ngf/blocks/ndf)", "size", "params", "step median", "step min", "without explanations",
+         "explanation cost"])
+    for size in sizes {
+        for (kind, preset) in [(ModelConfiguration.Kind.cycleGAN, ModelConfiguration.Preset.small), (.cycleGAN, .standard),
+                               (.xaiCycleGAN, .small), (.xaiCycleGAN, .standard)] {
+            BufferPool.shared.drain()
+            let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
+            let model = makeModel(configuration, seed: 1)
+            var rng = RandomGenerator(seed: 2)
+            let a = randomTensor([1, 3, size, size], &rng), b = randomTensor([1, 3, size, size], &rng)
+            let step = { _ = try? model.trainStep(realA: a, realB: b) }
+            step()  // warm-up
+            var with: [Double] = [], without: [Double] = []
+            let xai = model as? XAICycleGANModel
+            for _ in 0..<iterations {
+                with.append(seconds(step))
+                if let xai {
+                    xai.usesExplanations = false
+                    without.append(seconds(step))
+                    xai.usesExplanations = true
+                }
+            }
+            let w = Timing(times: with)
+            let shape = "\(configuration.generatorFilters)/\(configuration.residualBlocks)/\(configuration.discriminatorFilters)"
+            var row = [kind.rawValue, "\(preset.rawValue) (\(shape))", "\(size)", fmt(Double(model.parameterCount) / 1e6, 2) + " M",
+                       fmtTime(w.median), fmtTime(w.minimum)]
+            var entry: [String: Any] = ["model": kind.rawValue, "preset": preset.rawValue, "size": size,
+                                        "median_s": w.median, "min_s": w.minimum, "times_s": with]
+            if !without.isEmpty {
+                let wo = Timing(times: without)
+                // Paired differences cancel slow machine windows better than a difference of medians.
+                let paired = zip(with, without).map { $0 - $1 }.sorted()[with.count / 2]
+                row += [fmtTime(wo.median), "+" + fmtTime(paired) + " (" + fmt(100 * paired / wo.median) + " %)"]
+                entry["without_explanations_median_s"] = wo.median
+                entry["explanation_cost_paired_median_s"] = paired
+            } else {
+                row += ["-", "-"]
+            }
+            t.add(row)
+            log.add("train_step", entry)
+        }
+    }
+    t.notes.append("""
+        cyclegan standard = junyanz ResNet-9 ngf 64 + PatchGAN ndf 64, the network of table 3a and RESULTS §2 (there it \
+        is timed without image pools and D freezing, here it is the real step). xai-cyclegan is the REC model \
+        (SPEC §3.10) with mask discriminators; RESULTS' xAI bench network is different (ngf 64, 6 blocks, no mask \
+        discriminators), so only its saliency overhead is comparable: PyTorch +4.0 % at 256, +3.7 % at 128 for 2 maps; \
+        cyclex computes 6 maps per step (2 input-mask + 4 gradient maps).
+        """)
+    t.print()
+}
