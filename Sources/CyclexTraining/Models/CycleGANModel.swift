@@ -62,10 +62,10 @@ public final class CycleGANModel: CycleTranslationModel {
         let lossIdtA = idtA.l1Loss(target: realB) * c.identityWeight
         let lossIdtB = idtB.l1Loss(target: realA) * c.identityWeight
         let lossG = lossGA + lossGB + lossCycleA + lossCycleB + lossIdtA + lossIdtB
-        try Self.requireFinite(lossG.item, "the generator loss")
+        try requireFinite(lossG.item, "the generator loss")
         optimizerG.zeroGradients()
         lossG.backward(accumulatingInto: optimizerG.parameters)
-        try Self.requireFiniteGradients(optimizerG.parameters, "the generators")
+        try requireFiniteGradients(optimizerG.parameters, "the generators")
         optimizerG.step()
 
         // Discriminators, on pooled detached fakes made before the generator update.
@@ -74,10 +74,10 @@ public final class CycleGANModel: CycleTranslationModel {
         let lossDA = (discriminatorA(realB).mseLoss(target: 1) + discriminatorA(pooledB).mseLoss(target: 0)) * 0.5
         let pooledA = poolA.query(fakeA.detached())
         let lossDB = (discriminatorB(realA).mseLoss(target: 1) + discriminatorB(pooledA).mseLoss(target: 0)) * 0.5
-        try Self.requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
+        try requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
         lossDA.backward(accumulatingInto: optimizerD.parameters)
         lossDB.backward(accumulatingInto: optimizerD.parameters)
-        try Self.requireFiniteGradients(optimizerD.parameters, "the discriminators")
+        try requireFiniteGradients(optimizerD.parameters, "the discriminators")
         optimizerD.step()
 
         var report = StepReport()

@@ -53,18 +53,6 @@ public protocol CycleTranslationModel: AnyObject {
 
 extension CycleTranslationModel {
     public var parameterCount: Int { networks.reduce(0) { $0 + $1.module.parameterCount } }
-
-    /// Throws when `value` is NaN or infinite.
-    static func requireFinite(_ value: Float, _ what: String) throws {
-        guard value.isFinite else { throw TrainingStepError.nonFinite(what: what, value: value) }
-    }
-
-    /// Throws when any gradient of `parameters` holds a non-finite value.
-    static func requireFiniteGradients(_ parameters: [Tensor], _ what: String) throws {
-        var sum: Double = 0
-        for p in parameters { if let g = p.gradient { sum += Kernels.sumDouble(g.pointer, count: g.count) } }
-        guard sum.isFinite else { throw TrainingStepError.nonFinite(what: "a gradient of \(what)", value: Float(sum)) }
-    }
 }
 
 /// Builds the model a configuration describes, with fresh weights from `seed`.

@@ -128,7 +128,7 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let idtLossA = idtA.l1Loss(target: realA), idtLossB = idtB.l1Loss(target: realB)
         let lossIdt = (idtLossA + idtLossB) * c.identityWeight
         let lossG = advAB + advBA + lossCycle + lossIdt
-        try Self.requireFinite(lossG.item, "the generator loss")
+        try requireFinite(lossG.item, "the generator loss")
 
         if usesExplanations {
             explainCurrentDiscriminators(
@@ -141,7 +141,7 @@ public final class XAICycleGANModel: CycleTranslationModel {
         lossG.backward(accumulatingInto: optimizerG.parameters)
         explanationAB.map = nil
         explanationBA.map = nil
-        try Self.requireFiniteGradients(optimizerG.parameters, "the generators")
+        try requireFiniteGradients(optimizerG.parameters, "the generators")
         optimizerG.step()
 
         // Discriminators per domain on pooled, detached pass-2 fakes.
@@ -154,16 +154,16 @@ public final class XAICycleGANModel: CycleTranslationModel {
         optimizerDA.zeroGradients()
         let lossDA = discriminatorLoss(dA, dmA, real: realA, realMask: maskAugA, fake: fakeA, fakeMask: maskAugB,
                                        pool: poolA, maskedPool: poolMaskedA)
-        try Self.requireFinite(lossDA.item, "the domain-A discriminator loss")
+        try requireFinite(lossDA.item, "the domain-A discriminator loss")
         lossDA.backward(accumulatingInto: optimizerDA.parameters)
-        try Self.requireFiniteGradients(optimizerDA.parameters, "the domain-A discriminators")
+        try requireFiniteGradients(optimizerDA.parameters, "the domain-A discriminators")
         optimizerDA.step()
         optimizerDB.zeroGradients()
         let lossDB = discriminatorLoss(dB, dmB, real: realB, realMask: maskAugB, fake: fakeB, fakeMask: maskAugA,
                                        pool: poolB, maskedPool: poolMaskedB)
-        try Self.requireFinite(lossDB.item, "the domain-B discriminator loss")
+        try requireFinite(lossDB.item, "the domain-B discriminator loss")
         lossDB.backward(accumulatingInto: optimizerDB.parameters)
-        try Self.requireFiniteGradients(optimizerDB.parameters, "the domain-B discriminators")
+        try requireFiniteGradients(optimizerDB.parameters, "the domain-B discriminators")
         optimizerDB.step()
 
         report.losses = [

@@ -1,0 +1,124 @@
+import CyclexEngine
+import CyclexModels
+import CyclexNN
+
+/// A single GAN trained with explanation-guided generator gradients: xAI-GAN (SPEC §4.3–4.5)
+/// or LogicGAN (§5.2–5.3), on the dense or DCGAN networks.
+public final class SingleGANModel {
+    public enum Method: String, Sendable, CaseIterable {
+        /// BCE with labels 0.9/0.1, g ← g + 0.2·g⊙M from the rejected fakes' explanations.
+        case xaiGAN = "xai-gan"
+        /// BCE with labels 1/0, the pre-tanh gradient replaced by dL/dy ⊙ |SHAP| scaled to [0, 1].
+        case logicGAN = "logic-gan"
+    }
+
+    /// How the explanation mask M is computed for xAI-GAN.
+    public enum Attribution: String, Sendable, CaseIterable {
+        /// |∂D(x)/∂x| per fake.
+        case saliency
+        /// DeepLiftShap against `shapBaselines` (dense discriminators).
+        case deepLiftShap = "shap"
+    }
+
+    public let method: Method
+    public var attribution: Attribution = .saliency
+    public let generator: any NoiseImageGenerator
+    public let discriminator: any ProbabilityDiscriminator
+    public let optimizerG: Adam, optimizerD: Adam
+    /// Global gradient-norm clip of the generator (after the explanation-modified backward).
+    public var maximumGradientNorm: Float = 10
+    /// Baselines for DeepLiftShap (xAI-GAN: the first real batch, fixed for the run).
+    public var shapBaselines: Tensor?
+    private let rule = RuleSlot()
+
+    public init(method: Method, generator: any NoiseImageGenerator, discriminator: any ProbabilityDiscriminator,
+                learningRate: Float = 2e-4) {
+        self.method = method
+        self.generator = generator
+        self.discriminator = discriminator
+        optimizerG = Adam(parameters: generator.parameters, learningRate: learningRate, beta1: 0.5, beta2: 0.99)
+        optimizerD = Adam(parameters: discriminator.parameters, learningRate: learningRate, beta1: 0.5, beta2: 0.99)
+        let slot = rule
+        generator.outputGradientRule = { gy, y in slot.apply(gy, y) }
+    }
+
+    /// Labels (real, fake, generator target).
+    var labels: (real: Float, fake: Float, generator: Float) {
+        method == .xaiGAN ? (0.9, 0.1, 0.9) : (1, 0, 1)
+    }
+
+    /// One D step then one G step. `explain` switches the explanation rule on (xAI-GAN: the
+    /// second half of training); `attributions` overrides the computed ones (LogicGAN's SHAP
+    /// values, or a test's).
+    public func trainStep(real: Tensor, noiseForD: Tensor, noiseForG: Tensor, explain: Bool,
+                          attributions given: Tensor? = nil) throws -> StepReport {
+        let l = labels
+        var report = StepReport()
+        // Discriminator on real and detached fakes.
+        let fakeD = withoutGradient { generator(noiseForD) }
+        optimizerD.zeroGradients()
+        let predReal = discriminator(real), predFake = discriminator(fakeD)
+        let lossReal = predReal.bceLoss(target: l.real), lossFake = predFake.bceLoss(target: l.fake)
+        let lossD = lossReal + lossFake
+        try requireFinite(lossD.item, "the discriminator loss")
+        lossD.backward(accumulatingInto: optimizerD.parameters)
+        optimizerD.step()
+
+        // Generator against the updated discriminator.
+        let fakeG = generator(noiseForG)
+        let predG = discriminator(fakeG)
+        if explain {
+            let mask: Tensor
+            switch method {
+            case .xaiGAN:
+                let attributions = given ?? computeAttributions(fakeG.detached())
+                let (m, rejected) = GANExplanations.xaiGANMatrix(probabilities: predG.scalars, attributions: attributions)
+                mask = m
+                report.tensors["attributions"] = attributions
+                report.diagnostics += rejected.enumerated().map { ("rejected.\($0.offset)", $0.element ? 1 : 0) }
+                rule.rule = GradientRules.xaiGAN(mask: mask, alpha: 0.2)
+            case .logicGAN:
+                let attributions = given ?? computeAttributions(fakeG.detached())
+                mask = GANExplanations.logicGANMask(attributions: attributions)
+                rule.rule = GradientRules.logicGAN(mask: mask)
+            }
+            report.tensors["M"] = mask
+        }
+        let lossG = predG.bceLoss(target: l.generator)
+        try requireFinite(lossG.item, "the generator loss")
+        optimizerG.zeroGradients()
+        lossG.backward(accumulatingInto: optimizerG.parameters)
+        rule.rule = nil
+        for (name, p) in generator.namedParameters { report.tensors["grad_unclipped.\(name)"] = p.gradient?.copy() }
+        try requireFiniteGradients(optimizerG.parameters, "the generator")
+        let (norm, coefficient) = clipGradientNorm(optimizerG.parameters, maxNorm: maximumGradientNorm)
+        optimizerG.step()
+
+        report.losses = [("D_real", lossReal.item), ("D_fake", lossFake.item), ("D", lossD.item), ("G", lossG.item)]
+        report.diagnostics += [("total_norm", norm), ("clip_coef", coefficient)]
+        for (name, t) in [("fake_D", fakeD), ("pred_real", predReal), ("pred_fake", predFake), ("fake_G", fakeG),
+                          ("pred_G", predG)] { report.tensors[name] = t.detached() }
+        return report
+    }
+
+    func computeAttributions(_ fakes: Tensor) -> Tensor {
+        switch attribution {
+        case .saliency:
+            return GANExplanations.probabilitySaliency(of: { self.discriminator($0) }, at: fakes)
+        case .deepLiftShap:
+            guard let dense = discriminator as? DenseDiscriminator, let baselines = shapBaselines else {
+                preconditionFailure("DeepLiftShap needs a dense discriminator and shapBaselines")
+            }
+            return GANExplanations.deepLiftShap(of: dense, inputs: fakes, baselines: baselines).attributions
+        }
+    }
+}
+
+/// The gradient rule a generator applies during one backward pass (plain tanh otherwise).
+final class RuleSlot {
+    var rule: OutputGradientRule?
+
+    func apply(_ gradientAtOutput: Tensor, _ output: Tensor) -> Tensor {
+        rule?(gradientAtOutput, output) ?? Tensor.tanhGradient(gradientAtOutput, output: output)
+    }
+}
