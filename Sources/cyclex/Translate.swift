@@ -7,14 +7,16 @@ struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Translate an image or a folder with a trained checkpoint.",
         discussion: """
-            cyclex translate in.jpg out.png          one file; the output's extension picks the format
-            cyclex translate photos/ out/            a folder, recursively; names, formats and sub-folders kept
+            cyclex translate in.jpg out.png    one file; the extension picks the format
+            cyclex translate photos/ out/      a folder, recursively; names, formats
+                                               and sub-folders kept
 
-            Images keep their width and height (padded to the network's stride, translated, cropped
-            back); images larger than --tile are translated in overlapping tiles with blended seams.
-            In folder mode existing outputs are skipped (--overwrite to redo them), unreadable files
-            are reported by name and skipped, and the exit status is 1 if any file failed.
-            --shard K/N translates only the K-th of N disjoint slices (e.g. a Slurm array task).
+            Images keep their width and height (padded to the network's stride,
+            translated, cropped back); images larger than --tile are translated in
+            overlapping tiles with blended seams. In folder mode existing outputs are
+            skipped (--overwrite to redo them), unreadable files are reported by name
+            and skipped, and the exit status is 1 if any file failed. --shard K/N
+            translates only the K-th of N disjoint slices (e.g. a Slurm array task).
             See docs/translate.md.
             """)
 

@@ -1,0 +1,143 @@
+"""PyTorch timings of the exact networks and steps `cyclex train` / `cyclex translate` run.
+
+RESULTS-torch-cpu.md times junyanz's ResNet-9 at ngf 64 and an early-reading xAI network. This
+script times what cyclex's `cyclex-bench --only steps` times: one training step of each model at
+cyclex's presets (`small`, `standard`), with the SPEC section 1.4 / 3.10 reference networks and
+step functions of ../shared/fixtures/reference (the code the step fixtures came from), plus the
+generator's forward pass without gradient (what `cyclex translate` runs per image).
+
+    python3 -m venv $TORCHENV && $TORCHENV/bin/pip install torch==2.15.0 numpy   # see ../shared/bench
+    $TORCHENV/bin/python docs/bench/torch_presets.py [--sizes 64,128] [--threads 2]
+
+Run from the project root, with ../shared present. Prints one line per measurement with the
+median of the timed iterations and torch's 1024^3 matmul GFLOP/s before and after (the same
+calibration as ../shared/bench/benchlib.py), so a busy machine shows.
+"""
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections import OrderedDict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "..", "shared", "fixtures", "reference"))
+
+import torch  # noqa: E402
+from cyclex_ref import nets, train  # noqa: E402
+
+# cyclex's presets (Sources/CyclexTraining/ModelConfiguration.swift): (ngf, residual blocks, ndf).
+PRESETS = {
+    ("cyclegan", "small"): (32, 6, 32),
+    ("cyclegan", "standard"): (64, 9, 64),
+    ("xai-cyclegan", "small"): (16, 6, 32),
+    ("xai-cyclegan", "standard"): (32, 8, 32),
+}
+
+# The reference step functions copy every gradient and parameter for the fixtures; a timing run
+# does not need those copies, so they are skipped here.
+train.grads_of = lambda prefix, net: OrderedDict()
+train.params_of = lambda prefix, net: OrderedDict()
+
+
+def calibrate(seconds=1.5, n=1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    times, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end or len(times) < 3:
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2.0 * n ** 3 / statistics.median(times) / 1e9
+
+
+def timed(fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def adam(params, lr):
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+def cyclegan_step_fn(ngf, blocks, ndf, size):
+    G_A, G_B = nets.ResnetGenerator(3, 3, ngf, blocks), nets.ResnetGenerator(3, 3, ngf, blocks)
+    D_A, D_B = nets.PatchDiscriminator(3, ndf), nets.PatchDiscriminator(3, ndf)
+    opt_G = adam(list(G_A.parameters()) + list(G_B.parameters()), 2e-4)
+    opt_D = adam(list(D_A.parameters()) + list(D_B.parameters()), 2e-4)
+    rng = random.Random(0)
+    pool_A = train.ImagePool(50, rng.random, rng.randrange)
+    pool_B = train.ImagePool(50, rng.random, rng.randrange)
+
+    def step():
+        real_A, real_B = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
+        train.cyclegan_step(G_A, G_B, D_A, D_B, opt_G, opt_D, real_A, real_B, pool_A, pool_B)
+
+    def infer():
+        with torch.no_grad():
+            G_A(torch.rand(1, 3, size, size) * 2 - 1)
+
+    return step, infer
+
+
+def xai_step_fn(ngf, blocks, ndf, size):
+    G_AB, G_BA = nets.XaiGenerator(ngf, blocks, "lrelu"), nets.XaiGenerator(ngf, blocks, "lrelu")
+    D = {n: nets.PatchDiscriminator(3, ndf) for n in ["D_A", "Dm_A", "D_B", "Dm_B"]}
+    opt_G = adam(list(G_AB.parameters()) + list(G_BA.parameters()), 2e-4)
+    opt_D_A = adam(list(D["D_A"].parameters()) + list(D["Dm_A"].parameters()), 5e-5)
+    opt_D_B = adam(list(D["D_B"].parameters()) + list(D["Dm_B"].parameters()), 5e-5)
+    rng = random.Random(0)
+    pools = {k: train.ImagePool(50, rng.random, rng.randrange) for k in ["A", "Am", "B", "Bm"]}
+
+    def mask():
+        return 1.0 + 0.02 * torch.randn(1, 3, size, size)
+
+    def step():
+        real_A, real_B = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
+        train.xai_cyclegan_step(G_AB, G_BA, D["D_A"], D["Dm_A"], D["D_B"], D["Dm_B"], opt_G, opt_D_A,
+                                opt_D_B, real_A, real_B, mask(), mask(), pools)
+
+    def infer():
+        with torch.no_grad():
+            G_AB(torch.rand(1, 3, size, size) * 2 - 1, mask())
+
+    return step, infer
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="64,128", help="training sizes (inference adds 256)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'what':44s} {'median':>9s} {'best':>9s}  calib GF/s before/after")
+    for (kind, preset), (ngf, blocks, ndf) in PRESETS.items():
+        make = cyclegan_step_fn if kind == "cyclegan" else xai_step_fn
+        for size in sizes:
+            step, _ = make(ngf, blocks, ndf, size)
+            before = calibrate()
+            med, best = timed(step, 1, args.iters)
+            print(f"{kind + ' ' + preset + f' train step @{size}':44s} {med * 1e3:8.1f}ms {best * 1e3:8.1f}ms"
+                  f"  {before:.0f}/{calibrate():.0f}", flush=True)
+        for size in [64, 256]:
+            _, infer = make(ngf, blocks, ndf, size)
+            before = calibrate()
+            med, best = timed(infer, 2, max(args.iters, 10))
+            print(f"{kind + ' ' + preset + f' G forward @{size}':44s} {med * 1e3:8.1f}ms {best * 1e3:8.1f}ms"
+                  f"  {before:.0f}/{calibrate():.0f}  = {1 / med:.1f} img/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
