@@ -19,13 +19,23 @@ extension Tensor {
         }
     }
 
-    public func relu() -> Tensor {
-        pointwise(name: "relu", forward: { $0 > 0 ? $0 : 0 }, derivative: { x, _ in x > 0 ? 1 : 0 })
-    }
+    public func relu() -> Tensor { rectified(slope: 0, name: "relu") }
 
     /// max(x, 0) + slope · min(x, 0); PyTorch default slope 0.01, GANs here use 0.2.
-    public func leakyRelu(slope: Float = 0.2) -> Tensor {
-        pointwise(name: "leakyRelu", forward: { $0 > 0 ? $0 : $0 * slope }, derivative: { x, _ in x > 0 ? 1 : slope })
+    public func leakyRelu(slope: Float = 0.2) -> Tensor { rectified(slope: slope, name: "leakyRelu") }
+
+    /// (Leaky) ReLU through the dedicated kernels; same values as `pointwise` with the closures
+    /// `x > 0 ? x : slope·x` and derivative `x > 0 ? 1 : slope`.
+    private func rectified(slope: Float, name: String) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.leakyRelu(pointer, out.pointer, count: count, slope: slope)
+        guard Tensor.willRecord(self) else { return out }
+        let xd = detached()
+        return Tensor.record(out, name: name, inputs: [self]) { g, _ in
+            let r = Tensor(uninitializedShape: xd.shape)
+            Kernels.leakyReluBackward(g.pointer, xd.pointer, r.pointer, count: r.count, slope: slope)
+            return [r]
+        }
     }
 
     /// tanh via `FastMath.tanh` (|error| ≤ 3e-7); derivative 1 − y².

@@ -1,11 +1,10 @@
 /// Broadcasting arithmetic (NumPy rules) and scalar forms, with gradients.
 extension Tensor {
     /// out = f(a, b) with broadcasting; same-shape and scalar operands take flat fast paths.
-    @inline(__always)
-    static func broadcastingBinary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    static func broadcastingBinary(_ a: Tensor, _ b: Tensor, _ op: BinaryOperator) -> Tensor {
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)
-            Kernels.zip(a.pointer, b.pointer, out.pointer, count: a.count, f)
+            Kernels.binary(op, a.pointer, b.pointer, out.pointer, count: a.count)
             return out
         }
         guard let shape = Shape.broadcast(a.shape, b.shape) else {
@@ -14,15 +13,14 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         let pa = a.pointer, pb = b.pointer, po = out.pointer
         if b.count == 1 && shape == a.shape {
-            let s = pb[0]
-            Kernels.map(pa, po, count: out.count) { f($0, s) }
+            Kernels.binary(op, pa, scalar: pb[0], po, count: out.count)
             return out
         }
         forEachBroadcast(
             outShape: shape, stridesA: Shape.broadcastStrides(a.shape, to: shape),
             stridesB: Shape.broadcastStrides(b.shape, to: shape)
         ) { o, ia, ib, n, sa, sb in
-            for j in 0..<n { po[o + j] = f(pa[ia + j * sa], pb[ib + j * sb]) }
+            for j in 0..<n { po[o + j] = op.apply(pa[ia + j * sa], pb[ib + j * sb]) }
         }
         return out
     }
@@ -49,36 +47,36 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastingBinary(a, b, +)
+        let out = broadcastingBinary(a, b, .add)
         return record(out, name: "add", inputs: [a, b]) { g, needs in
             [needs[0] ? reduced(g, toShape: a.shape) : nil, needs[1] ? reduced(g, toShape: b.shape) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastingBinary(a, b, -)
+        let out = broadcastingBinary(a, b, .subtract)
         return record(out, name: "sub", inputs: [a, b]) { g, needs in
             [needs[0] ? reduced(g, toShape: a.shape) : nil, needs[1] ? reduced(-g, toShape: b.shape) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastingBinary(a, b, *)
+        let out = broadcastingBinary(a, b, .multiply)
         let (ad, bd) = (a.detached(), b.detached())
         return record(out, name: "mul", inputs: [a, b]) { g, needs in
-            [needs[0] ? reduced(broadcastingBinary(g, bd, *), toShape: a.shape) : nil,
-             needs[1] ? reduced(broadcastingBinary(g, ad, *), toShape: b.shape) : nil]
+            [needs[0] ? reduced(broadcastingBinary(g, bd, .multiply), toShape: a.shape) : nil,
+             needs[1] ? reduced(broadcastingBinary(g, ad, .multiply), toShape: b.shape) : nil]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastingBinary(a, b, /)
+        let out = broadcastingBinary(a, b, .divide)
         let (ad, bd) = (a.detached(), b.detached())
         return record(out, name: "div", inputs: [a, b]) { g, needs in
             var ga: Tensor?, gb: Tensor?
-            if needs[0] { ga = reduced(broadcastingBinary(g, bd, /), toShape: a.shape) }
+            if needs[0] { ga = reduced(broadcastingBinary(g, bd, .divide), toShape: a.shape) }
             if needs[1] {
-                let q = broadcastingBinary(broadcastingBinary(g, ad, *), broadcastingBinary(bd, bd, *), /)
+                let q = broadcastingBinary(broadcastingBinary(g, ad, .multiply), broadcastingBinary(bd, bd, .multiply), .divide)
                 gb = reduced(-q, toShape: b.shape)
             }
             return [ga, gb]
@@ -90,7 +88,7 @@ extension Tensor {
     /// x · s
     public static func * (x: Tensor, s: Float) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape)
-        Kernels.map(x.pointer, out.pointer, count: x.count) { $0 * s }
+        Kernels.binary(.multiply, x.pointer, scalar: s, out.pointer, count: x.count)
         return record(out, name: "scale", inputs: [x]) { g, _ in [g * s] }
     }
 
@@ -100,7 +98,7 @@ extension Tensor {
     /// x + s
     public static func + (x: Tensor, s: Float) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape)
-        Kernels.map(x.pointer, out.pointer, count: x.count) { $0 + s }
+        Kernels.binary(.add, x.pointer, scalar: s, out.pointer, count: x.count)
         return record(out, name: "shift", inputs: [x]) { g, _ in [g] }
     }
 
