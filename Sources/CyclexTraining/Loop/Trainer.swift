@@ -140,10 +140,19 @@ public final class Trainer {
                 let rate = Double(epochSteps * options.batchSize) / max(elapsed, 1e-9)
                 let epochFraction = Double(progress.itemsConsumed) / Double(max(plan.count, 1))
                 let remainingEpoch = Double(plan.count - progress.itemsConsumed) / max(rate, 1e-9)
-                let remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * stepsPerEpoch) / max(rate, 1e-9)
+                var remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * stepsPerEpoch) / max(rate, 1e-9)
+                var runEnd = "run"
+                // A step or time limit that comes first is what the user waits for.
+                if let maxSteps = options.maxSteps {
+                    let untilLimit = Double(maxSteps - progress.globalStep) * Double(options.batchSize) / max(rate, 1e-9)
+                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
+                }
+                if let limit = options.timeLimit, limit - Date().timeIntervalSince(startTime) < remainingRun {
+                    (remainingRun, runEnd) = (max(0, limit - Date().timeIntervalSince(startTime)), "time limit")
+                }
                 display.update(
                     progressLine(progress: progress, fraction: epochFraction, planCount: plan.count, rate: rate,
-                                 etaEpoch: remainingEpoch, etaRun: remainingRun, report: report),
+                                 etaEpoch: remainingEpoch, etaRun: remainingRun, runEnd: runEnd, report: report),
                     step: progress.globalStep)
                 if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
                     try writeSamples(model, probesA, probesB, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
@@ -168,14 +177,15 @@ public final class Trainer {
         return try finish(.completed)
     }
 
+    /// One progress line; `runEnd` names what ends the run ("run", "time limit" or "step limit").
     func progressLine(progress: TrainingProgress, fraction: Double, planCount: Int, rate: Double, etaEpoch: Double,
-                      etaRun: Double, report: StepReport) -> String {
+                      etaRun: Double, runEnd: String = "run", report: StepReport) -> String {
         let losses = report.losses.prefix(3).map { "\($0.name) \(String(format: "%.3f", $0.value))" }
             + report.losses.filter { $0.name.hasPrefix("D_") }.map { "\($0.name) \(String(format: "%.3f", $0.value))" }
         let lambdas = report.diagnostics.filter { $0.name.hasPrefix("lambda_") }
             .map { "\($0.name.dropFirst(7)) \(String(format: "%.2f", $0.value))" }
         return "epoch \(progress.epoch)/\(options.epochs) \(ProgressDisplay.bar(fraction)) \(progress.itemsConsumed)/\(planCount) "
-            + String(format: "%.1f img/s", rate) + " ETA \(ProgressDisplay.duration(etaEpoch)) (run \(ProgressDisplay.duration(etaRun))) | "
+            + String(format: "%.1f img/s", rate) + " ETA \(ProgressDisplay.duration(etaEpoch)) (\(runEnd) \(ProgressDisplay.duration(etaRun))) | "
             + losses.joined(separator: " ") + (lambdas.isEmpty ? "" : " | λ " + lambdas.joined(separator: " "))
     }
 
