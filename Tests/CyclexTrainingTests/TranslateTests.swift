@@ -84,12 +84,14 @@ struct TranslateTests {
         }
         // Reflection padding matches PyTorch's ReflectionPad2d where that is defined.
         let t = Tensor(shape: [1, 2, 5, 6], scalars: (0..<60).map(Float.init))
-        let mine = Translator.reflectPadded(t, top: 2, bottom: 2, left: 2, right: 2)
+        let mine = withoutGradient { t.padded(top: 2, bottom: 2, left: 2, right: 2, mode: .reflect) }
         let engine = withoutGradient { t.padded(by: 2, mode: .reflect) }
         #expect(mine.shape == engine.shape && mine.scalars == engine.scalars)
+        // Row 0 mirrors source row 2 (12...17) about its ends, as ReflectionPad2d(2) does.
+        #expect(Array(mine.scalars[0..<10]) == [14, 13, 12, 13, 14, 15, 16, 17, 16, 15])
         // Asymmetric and larger than the side (a 1- or 2-pixel image) still works.
         let small = Tensor(shape: [1, 1, 1, 2], scalars: [3, 7])
-        let p = Translator.reflectPadded(small, top: 3, bottom: 4, left: 3, right: 4)
+        let p = withoutGradient { small.padded(top: 3, bottom: 4, left: 3, right: 4, mode: .reflect) }
         #expect(p.shape == [1, 1, 8, 9])
         #expect(Array(p.scalars[0..<9]) == [7, 3, 7, 3, 7, 3, 7, 3, 7])
     }

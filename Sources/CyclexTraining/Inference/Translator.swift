@@ -80,8 +80,9 @@ public final class Translator {
         let (top, bottom) = Self.padding(for: h, stride: stride)
         let (left, right) = Self.padding(for: w, stride: stride)
         if top == 0 && bottom == 0 && left == 0 && right == 0 { return withoutGradient { network(input) } }
-        let padded = Self.reflectPadded(input, top: top, bottom: bottom, left: left, right: right)
-        let out = withoutGradient { network(padded) }
+        let out = withoutGradient {
+            network(input.padded(top: top, bottom: bottom, left: left, right: right, mode: .reflect))
+        }
         return Self.crop(out, x: left, y: top, width: w, height: h)
     }
 
@@ -250,33 +251,6 @@ public final class Translator {
         for ch in 0..<c {
             for row in 0..<height {
                 (dst + (ch * height + row) * width).update(from: src + (ch * h + y + row) * w + x, count: width)
-            }
-        }
-        return out
-    }
-
-    /// Mirror index (PyTorch `ReflectionPad2d`, repeated for paddings larger than the side).
-    @inline(__always)
-    static func reflect(_ i: Int, _ n: Int) -> Int {
-        if n == 1 { return 0 }
-        let period = 2 * (n - 1)
-        var m = i % period
-        if m < 0 { m += period }
-        return m < n ? m : period - m
-    }
-
-    /// Reflection padding with a different amount on each side.
-    public static func reflectPadded(_ t: Tensor, top: Int, bottom: Int, left: Int, right: Int) -> Tensor {
-        let (c, h, w) = (t.shape[1], t.shape[2], t.shape[3])
-        let (oh, ow) = (h + top + bottom, w + left + right)
-        let out = Tensor(uninitializedShape: [1, c, oh, ow])
-        let (src, dst) = (t.pointer, out.pointer)
-        let columnMap = (0..<ow).map { reflect($0 - left, w) }
-        for ch in 0..<c {
-            for row in 0..<oh {
-                let s = src + (ch * h + reflect(row - top, h)) * w
-                let d = dst + (ch * oh + row) * ow
-                for j in 0..<ow { d[j] = s[columnMap[j]] }
             }
         }
         return out
