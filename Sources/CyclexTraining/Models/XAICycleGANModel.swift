@@ -151,20 +151,23 @@ public final class XAICycleGANModel: CycleTranslationModel {
             let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
             return lsgan(d, real: real, fake: pooled) * (1 - r) + lsgan(dm, real: real * realMask, fake: pooledMasked) * r
         }
-        optimizerDA.zeroGradients()
-        let lossDA = discriminatorLoss(dA, dmA, real: realA, realMask: maskAugA, fake: fakeA, fakeMask: maskAugB,
-                                       pool: poolA, maskedPool: poolMaskedA)
-        try requireFinite(lossDA.item, "the domain-A discriminator loss")
-        lossDA.backward(accumulatingInto: optimizerDA.parameters)
-        try requireFiniteGradients(optimizerDA.parameters, "the domain-A discriminators")
-        optimizerDA.step()
-        optimizerDB.zeroGradients()
-        let lossDB = discriminatorLoss(dB, dmB, real: realB, realMask: maskAugB, fake: fakeB, fakeMask: maskAugA,
-                                       pool: poolB, maskedPool: poolMaskedB)
-        try requireFinite(lossDB.item, "the domain-B discriminator loss")
-        lossDB.backward(accumulatingInto: optimizerDB.parameters)
-        try requireFiniteGradients(optimizerDB.parameters, "the domain-B discriminators")
-        optimizerDB.step()
+        /// One domain's update of D and Dm, checked before the weights change.
+        func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
+                                  real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor,
+                                  pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
+            optimizer.zeroGradients()
+            let loss = discriminatorLoss(d, dm, real: real, realMask: realMask, fake: fake, fakeMask: fakeMask,
+                                         pool: pool, maskedPool: maskedPool)
+            try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
+            loss.backward(accumulatingInto: optimizer.parameters)
+            try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
+            optimizer.step()
+            return loss
+        }
+        let lossDA = try updateDiscriminators(domain: "A", optimizerDA, dA, dmA, real: realA, realMask: maskAugA,
+                                              fake: fakeA, fakeMask: maskAugB, pool: poolA, maskedPool: poolMaskedA)
+        let lossDB = try updateDiscriminators(domain: "B", optimizerDB, dB, dmB, real: realB, realMask: maskAugB,
+                                              fake: fakeB, fakeMask: maskAugA, pool: poolB, maskedPool: poolMaskedB)
 
         report.losses = [
             ("G", lossG.item), ("adv_AB", advAB.item), ("adv_BA", advBA.item), ("cycle", lossCycle.item),
