@@ -147,8 +147,9 @@ public final class Trainer {
                     let untilLimit = Double(maxSteps - progress.globalStep) * Double(options.batchSize) / max(rate, 1e-9)
                     if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
                 }
-                if let limit = options.timeLimit, limit - Date().timeIntervalSince(startTime) < remainingRun {
-                    (remainingRun, runEnd) = (max(0, limit - Date().timeIntervalSince(startTime)), "time limit")
+                if let limit = options.timeLimit {
+                    let untilLimit = max(0, limit - Date().timeIntervalSince(startTime))
+                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "time limit") }
                 }
                 display.update(
                     progressLine(progress: progress, fraction: epochFraction, planCount: plan.count, rate: rate,
