@@ -210,6 +210,16 @@ static void jpeg_on_message(j_common_ptr c, int level) {
     if (level < 0 && c->err->msg_code != JWRN_EXTRANEOUS_DATA) c->err->error_exit(c);
 }
 
+/* libjpeg's error manager with our handlers; returns the `err` field for a (de)compress struct.
+ * The setjmp itself must stay in the caller's frame. */
+static struct jpeg_error_mgr *jpeg_errors(jerr_t *jerr, char *err, size_t errlen) {
+    struct jpeg_error_mgr *pub = jpeg_std_error(&jerr->pub);
+    pub->error_exit = jpeg_on_error_exit;
+    pub->emit_message = jpeg_on_message;
+    jerr->err = err; jerr->errlen = errlen;
+    return pub;
+}
+
 static unsigned read_u16(const uint8_t *p, int big) { return big ? (p[0] << 8) | p[1] : p[0] | (p[1] << 8); }
 
 static uint32_t read_u32(const uint8_t *p, int big) {
@@ -276,10 +286,7 @@ static int decode_jpeg(const uint8_t *data, size_t size, cx_image *out, char *er
     struct jpeg_decompress_struct cinfo;
     jerr_t jerr;
     memset(&cinfo, 0, sizeof cinfo);
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_on_error_exit;
-    jerr.pub.emit_message = jpeg_on_message;
-    jerr.err = err; jerr.errlen = errlen;
+    cinfo.err = jpeg_errors(&jerr, err, errlen);
     uint8_t *volatile pixels = NULL;
     volatile int code = CX_ERR_DECODE;
     if (setjmp(jerr.jump)) {
@@ -374,10 +381,7 @@ static int write_jpeg(const char *path, const cx_image *img, int quality, int pr
     struct jpeg_compress_struct cinfo;
     jerr_t jerr;
     memset(&cinfo, 0, sizeof cinfo);
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = jpeg_on_error_exit;
-    jerr.pub.emit_message = jpeg_on_message;
-    jerr.err = err; jerr.errlen = errlen;
+    cinfo.err = jpeg_errors(&jerr, err, errlen);
     uint8_t *volatile row = NULL;
     if (setjmp(jerr.jump)) {
         jpeg_destroy_compress(&cinfo);
