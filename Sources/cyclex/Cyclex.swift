@@ -4,5 +4,6 @@ struct Cyclex: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cyclex",
         abstract: "Unpaired image-to-image translation: CycleGAN and xAI-CycleGAN on image folders.",
+        version: CyclexVersion.string,
         subcommands: [Train.self, Translate.self, Inspect.self, Score.self])
 }

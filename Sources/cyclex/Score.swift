@@ -4,8 +4,12 @@ import Foundation
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare translated images with their true counterparts (same file names): mean L1 and PSNR.",
-        discussion: "For paired test data such as the emoji styles: cyclex score translated/ datasets/emoji/testB")
+        abstract: "Compare translated images with their true counterparts (same file names): mean L1, PSNR and SSIM.",
+        discussion: """
+            For paired test data such as the emoji styles: cyclex score translated/ datasets/emoji/testB
+            L1 and PSNR on 8-bit RGB; SSIM as Wang et al. 2004 (11x11 Gaussian window, sigma 1.5, K1 0.01,
+            K2 0.03) on the [0, 1] scale, per channel, averaged over channels and images.
+            """)
 
     @Argument(help: "Folder of translated images.")
     var translated: String

@@ -24,5 +24,7 @@ struct PairedScoreTests {
         #expect(abs(score.meanL1 - 5.0 / 255) < 1e-12)
         #expect(abs(score.meanPSNR - (10 * log10(255.0 * 255 / 100) + 100) / 2) < 1e-9)
         #expect(score.problems.count == 1 && score.problems[0].contains("c.png"))
+        // 4×3 images are smaller than SSIM's 11×11 window: no SSIM, and the summary says so.
+        #expect(score.meanSSIM == nil && score.ssimPairs == 0 && score.summary.contains("SSIM n/a"))
     }
 }

@@ -2,19 +2,31 @@ import CyclexImaging
 import Foundation
 
 /// Compares translated images with their true counterparts (same relative path, any image
-/// extension), e.g. Noto emoji translated to EmojiOne against the real EmojiOne drawings.
+/// extension), e.g. Noto emoji translated to EmojiOne against the real EmojiOne drawings:
+/// mean L1, PSNR and SSIM (see `StructuralSimilarity`) over the pairs.
 public struct PairedScore: Sendable {
     public let pairs: Int
     /// Mean absolute difference per sample, on the 0…1 scale (×2 for CycleGAN's [−1, 1] L1).
     public let meanL1: Double
     /// Mean PSNR in dB (identical pairs count as 100 dB).
     public let meanPSNR: Double
+    /// Mean SSIM (Gaussian 11×11, σ 1.5, [0, 1] scale, mean over RGB channels) over the pairs at
+    /// least 11×11 pixels; nil when no pair is that large.
+    public let meanSSIM: Double?
+    /// How many pairs `meanSSIM` averages.
+    public let ssimPairs: Int
     /// Translated files without a counterpart, or unreadable, with the reason.
     public let problems: [String]
 
     public var summary: String {
-        String(format: "%d pairs: mean L1 %.4f (%.2f grey levels, %.4f on the [-1, 1] scale), mean PSNR %.2f dB",
-               pairs, meanL1, meanL1 * 255, meanL1 * 2, meanPSNR)
+        let ssim: String
+        if let meanSSIM {
+            ssim = String(format: ", mean SSIM %.4f", meanSSIM) + (ssimPairs < pairs ? " (over the \(ssimPairs) pairs of at least 11x11 px)" : "")
+        } else {
+            ssim = ", SSIM n/a (images smaller than its 11x11 window)"
+        }
+        return String(format: "%d pairs: mean L1 %.4f (%.2f grey levels, %.4f on the [-1, 1] scale), mean PSNR %.2f dB",
+                      pairs, meanL1, meanL1 * 255, meanL1 * 2, meanPSNR) + ssim
     }
 
     /// Scores every image under `translated` against `truth`.
@@ -26,6 +38,7 @@ public struct PairedScore: Sendable {
             byStem[(references.relativePath(of: url) as NSString).deletingPathExtension] = url
         }
         var (count, l1Sum, psnrSum) = (0, 0.0, 0.0)
+        var (ssimCount, ssimSum) = (0, 0.0)
         var problems: [String] = []
         for url in outputs.files {
             let stem = (outputs.relativePath(of: url) as NSString).deletingPathExtension
@@ -46,12 +59,18 @@ public struct PairedScore: Sendable {
                 let mse = sqSum / Double(x.count)
                 l1Sum += absSum / Double(x.count) / 255
                 psnrSum += mse == 0 ? 100 : 10 * log10(255 * 255 / mse)
+                if let ssim = StructuralSimilarity.mean(x, y, width: a.width, height: a.height, channels: 3) {
+                    ssimSum += ssim
+                    ssimCount += 1
+                }
                 count += 1
             } catch {
                 problems.append(error.localizedDescription)
             }
         }
         return PairedScore(pairs: count, meanL1: count > 0 ? l1Sum / Double(count) : .nan,
-                           meanPSNR: count > 0 ? psnrSum / Double(count) : .nan, problems: problems)
+                           meanPSNR: count > 0 ? psnrSum / Double(count) : .nan,
+                           meanSSIM: ssimCount > 0 ? ssimSum / Double(ssimCount) : nil, ssimPairs: ssimCount,
+                           problems: problems)
     }
 }
