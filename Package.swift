@@ -36,17 +36,20 @@ let package = Package(
             name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
-            name: "CyclexTraining", dependencies: ["CyclexModels", "CyclexImaging"],
+            name: "CyclexInference", dependencies: ["CyclexModels", "CyclexImaging"],
+            swiftSettings: cpuSwift + fastInDebug),
+        .target(
+            name: "CyclexTraining", dependencies: ["CyclexInference"],
             swiftSettings: cpuSwift + fastInDebug),
         .executableTarget(
             name: "cyclex",
             dependencies: [
-                "CyclexTraining",
+                "CyclexInference", "CyclexTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuSwift),
         .executableTarget(
-            name: "cyclex-bench", dependencies: ["CyclexTraining"], swiftSettings: cpuSwift),
+            name: "cyclex-bench", dependencies: ["CyclexInference", "CyclexTraining"], swiftSettings: cpuSwift),
         .target(name: "CyclexTestSupport", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexEngineTests", dependencies: ["CyclexEngine", "CyclexTestSupport"],
@@ -57,7 +60,7 @@ let package = Package(
             name: "CyclexModelsTests", dependencies: ["CyclexModels", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
-            name: "CyclexTrainingTests", dependencies: ["CyclexTraining", "CyclexTestSupport"],
+            name: "CyclexTrainingTests", dependencies: ["CyclexInference", "CyclexTraining", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexImagingTests", dependencies: ["CyclexImaging", "CyclexTestSupport"],

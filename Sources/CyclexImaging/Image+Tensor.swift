@@ -56,25 +56,46 @@ extension Image {
         return Tensor(shape: [1, channels ?? c, height, width], scalars: scalars)
     }
 
-    /// An 8-bit image from CHW floats in [−1, 1] with CycleGAN's `tensor2im` rule: each sample is
-    /// `(x + 1) / 2 · 255` computed in float32 in that order, truncated toward zero and clamped to
-    /// 0…255 (not rounded). `channels` must be 1 (gray) or 3 (RGB).
+    /// An 8-bit image from CHW floats in [−1, 1] by the rule of `storeSamples(fromCHW:...)`.
+    /// `channels` must be 1 (gray), 3 (RGB) or 4 (RGBA).
     public init(chwScalars scalars: [Float], channels: Int, height: Int, width: Int) {
         precondition(channels == 1 || channels == 3 || channels == 4, "image tensors have 1, 3 or 4 channels")
         precondition(scalars.count == channels * height * width, "\(scalars.count) scalars for [\(channels), \(height), \(width)]")
-        let plane = height * width
         var out = [UInt8](repeating: 0, count: scalars.count)
         scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for k in 0..<channels {
-                    for p in 0..<plane {
-                        let v = (src[k * plane + p] + 1) / 2 * 255
-                        dst[p * channels + k] = v >= 255 ? 255 : (v > 0 ? UInt8(v) : 0)
-                    }
-                }
-            }
+            out.withUnsafeMutableBufferPointer { Image.storeSamples(fromCHW: src, channels: channels, into: $0, atPixel: 0) }
         }
         self.init(width: width, height: height, channels: channels, samples: out)
+    }
+
+    /// The one rule from network outputs to stored samples (`translate`, sample grids, tests).
+    ///
+    /// `values` holds `channels` planes of `n` pixels (CHW floats in [−1, 1]); they are written
+    /// interleaved to pixels `pixel..<pixel + n` of `samples`. 8-bit samples use CycleGAN's
+    /// `tensor2im` rule: `(x + 1) / 2 · 255` computed in float32 in that order, truncated toward
+    /// zero and clamped to 0…255 (not rounded).
+    public static func storeSamples(fromCHW values: UnsafeBufferPointer<Float>, channels: Int,
+                                    into samples: UnsafeMutableBufferPointer<UInt8>, atPixel pixel: Int) {
+        let plane = values.count / channels
+        for k in 0..<channels {
+            for p in 0..<plane {
+                let v = (values[k * plane + p] + 1) / 2 * 255
+                samples[(pixel + p) * channels + k] = v >= 255 ? 255 : (v > 0 ? UInt8(v) : 0)
+            }
+        }
+    }
+
+    /// 16-bit samples from CHW floats in [−1, 1]: `(x + 1) / 2 · 65535` rounded to nearest and
+    /// clamped to 0…65535 (no reference to match; rounding keeps the full precision).
+    public static func storeSamples(fromCHW values: UnsafeBufferPointer<Float>, channels: Int,
+                                    into samples: UnsafeMutableBufferPointer<UInt16>, atPixel pixel: Int) {
+        let plane = values.count / channels
+        for k in 0..<channels {
+            for p in 0..<plane {
+                let v = ((values[k * plane + p] + 1) / 2 * 65535).rounded()
+                samples[(pixel + p) * channels + k] = v >= 65535 ? 65535 : (v > 0 ? UInt16(v) : 0)
+            }
+        }
     }
 
     /// An 8-bit image from a `[C, H, W]` or `[1, C, H, W]` tensor in [−1, 1] (rule of

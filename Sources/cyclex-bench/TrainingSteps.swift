@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexTraining
 
 // MARK: - Section 3d: the real training steps of `cyclex train`

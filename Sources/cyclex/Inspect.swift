@@ -1,5 +1,7 @@
 import ArgumentParser
 import CyclexEngine
+import CyclexNN
+import CyclexInference
 import CyclexTraining
 import Foundation
 
@@ -12,19 +14,32 @@ struct Inspect: ParsableCommand {
     func run() throws {
         do {
             let url = resolveCheckpoint(checkpoint)
-            let (model, progress) = try Checkpoint.load(url)
-            let c = model.configuration
+            let file = try CheckpointFormat.open(url)
+            // A generator-only checkpoint (from `cyclex import`) has no training state to show.
+            let networks: [(prefix: String, module: any Module)]
+            let configuration: ModelConfiguration
+            var progress: TrainingProgress?
+            if Checkpoint.holdsTrainingState(file) {
+                let loaded = try Checkpoint.load(url)
+                (networks, configuration, progress) = (loaded.model.networks, loaded.model.configuration, loaded.progress)
+            } else {
+                let generators = try GeneratorCheckpoint.load(url)
+                (networks, configuration) = (generators.networks, generators.configuration)
+            }
+            let c = configuration
             print("checkpoint: \(url.path)")
             print("model: \(c.kind.rawValue)  (image size \(c.imageSize), stride \(c.stride))")
             print("configuration: \(c.jsonString())")
             if let p = progress {
                 let done = p.epoch > p.totalEpochs
                 print("progress: \(done ? "complete" : "epoch \(p.epoch) of \(p.totalEpochs)"), \(p.globalStep) steps")
+            } else {
+                print("generators only (no training state)")
             }
-            for (prefix, module) in model.networks {
+            for (prefix, module) in networks {
                 print("  \(prefix): \(module.parameterCount.formatted()) parameters")
             }
-            print("total: \(model.parameterCount.formatted()) parameters")
+            print("total: \(networks.reduce(0) { $0 + $1.module.parameterCount }.formatted()) parameters")
         } catch {
             throw CLIError(error.localizedDescription)
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CyclexTraining
+import CyclexInference
 import Foundation
 
 struct Score: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CyclexImaging
+import CyclexInference
 import CyclexTraining
 import Foundation
 

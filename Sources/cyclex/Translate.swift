@@ -1,5 +1,6 @@
 import ArgumentParser
 import CyclexImaging
+import CyclexInference
 import CyclexTraining
 import Foundation
 
@@ -83,10 +84,11 @@ struct Translate: ParsableCommand {
         let progress = ProgressDisplay(plainEvery: 100)
 
         let checkpointURL = try checkpoint.map(resolveCheckpoint) ?? latestCheckpoint(progress)
-        let model: any CycleTranslationModel
-        do { model = try Checkpoint.load(checkpointURL).model } catch { throw CLIError(error.localizedDescription) }
-        let c = model.configuration
-        let translator = Translator(model: model, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
+        // Only the generators: no discriminators, optimiser moments, pools or random streams.
+        let generators: any GeneratorPair
+        do { generators = try GeneratorCheckpoint.load(checkpointURL) } catch { throw CLIError(error.localizedDescription) }
+        let c = generators.configuration
+        let translator = Translator(generators: generators, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
         progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "
             + "stride \(c.stride), direction \(direction.rawValue)")
 

@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 import CyclexTestSupport

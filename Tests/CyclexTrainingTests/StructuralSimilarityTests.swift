@@ -1,4 +1,5 @@
 import CyclexImaging
+import CyclexInference
 import CyclexTraining
 import Foundation
 import Testing

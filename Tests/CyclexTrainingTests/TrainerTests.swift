@@ -1,5 +1,6 @@
 import CyclexEngine
 import CyclexImaging
+import CyclexInference
 import CyclexNN
 import CyclexTraining
 import Foundation

@@ -1,5 +1,6 @@
 import CyclexEngine
 import CyclexImaging
+import CyclexInference
 import CyclexNN
 import CyclexTestSupport
 import CyclexTraining
@@ -63,9 +64,10 @@ struct TranslateTests {
         return try trainer.run().checkpoint
     }
 
-    /// A tiny CycleGAN model whose G_A holds the fixture generator's weights (G_B stays random).
-    static func fixtureModel(_ f: Fixture) throws -> any CycleTranslationModel {
-        let model = makeModel(.preset(.tiny, kind: .cycleGAN, imageSize: 32), seed: 0)
+    /// Tiny CycleGAN generators whose G_A holds the fixture generator's weights (G_B stays random).
+    static func fixtureModel(_ f: Fixture) throws -> any GeneratorPair {
+        var g = RandomGenerator(seed: 0)
+        let model = makeGeneratorPair(.preset(.tiny, kind: .cycleGAN, imageSize: 32), using: &g)
         let generator = try #require(model.networks.first { $0.prefix == "G_A" }).module
         try generator.load { name in try f.tensor("param.\(name)") }
         return model
@@ -136,7 +138,7 @@ struct TranslateTests {
     func fixtureGeneratorParity() throws {
         let f = try #require(try Fixture.load("models/cyclegan_generator"))
         let model = try Self.fixtureModel(f)
-        let translator = Translator(model: model, direction: .aToB)
+        let translator = Translator(generators: model, direction: .aToB)
         let (shape, input) = try f.floats("input")
         let (_, expected) = try f.floats("output")
         let per = shape[1] * shape[2] * shape[3]
@@ -150,7 +152,7 @@ struct TranslateTests {
         #expect(worst <= 1, "largest difference \(worst) grey levels")
         // b2a uses the other (still random) generator.
         let other = translator.translate(Tensor(shape: [1] + Array(shape.dropFirst()), scalars: Array(input[0..<per])))
-        let reverse = Translator(model: model, direction: .bToA)
+        let reverse = Translator(generators: model, direction: .bToA)
             .translate(Tensor(shape: [1] + Array(shape.dropFirst()), scalars: Array(input[0..<per])))
         #expect(other.scalars != reverse.scalars)
     }
@@ -182,8 +184,8 @@ struct TranslateTests {
                           samples: (0..<(260 * 202 * 3)).map { _ in UInt8(g.nextInt(below: 256)) })
         let smooth = Self.smoothImage(width: 262, height: 202, seed: 9)
         for (name, image, tile, maximumMean) in [("noise", noise, 192, 2.0), ("smooth", smooth, 256, 1.5)] {
-            let whole = Translator(model: model, direction: .aToB, tileSize: 0).translate(image)
-            let tiled = Translator(model: model, direction: .aToB, tileSize: tile, tileOverlap: 32).translate(image)
+            let whole = Translator(generators: model, direction: .aToB, tileSize: 0).translate(image)
+            let tiled = Translator(generators: model, direction: .aToB, tileSize: tile, tileOverlap: 32).translate(image)
             let diffs = zip(whole.samples8!, tiled.samples8!).map { abs(Int($0) - Int($1)) }
             let mean = Double(diffs.reduce(0, +)) / Double(diffs.count)
             let withinOne = Double(diffs.filter { $0 <= 1 }.count) / Double(diffs.count)
@@ -214,7 +216,7 @@ struct TranslateTests {
         let root = try Self.temporaryFolder(kind.rawValue)
         defer { try? FileManager.default.removeItem(at: root) }
         let checkpoint = try Self.trainTinyCheckpoint(kind: kind, root: root)
-        let model = try Checkpoint.load(checkpoint).model
+        let model = try GeneratorCheckpoint.load(checkpoint)
         #expect(model.configuration.kind == kind)
 
         // Inputs: RGB PNG, a JPEG in a sub-folder, gray, 16-bit, RGBA, a corrupt file, a text file.
@@ -233,7 +235,7 @@ struct TranslateTests {
         let items = try BatchTranslation.plan(input: input, output: output, options: options)
         #expect(items.map(\.relativePath) == ["alpha.png", "broken.png", "deep.png", "rgb.png", "sub/deeper/gray.png", "sub/photo.jpg"])
         var failures: [String] = []
-        let summary = BatchTranslation.run(items, translator: Translator(model: model, direction: .aToB),
+        let summary = BatchTranslation.run(items, translator: Translator(generators: model, direction: .aToB),
                                            options: options, onFailure: { path, _ in failures.append(path) })
         #expect(summary.total == 6 && summary.done == 5 && summary.skipped == 0 && summary.failed == 1)
         #expect(failures == [input.appendingPathComponent("broken.png").path])
@@ -253,27 +255,27 @@ struct TranslateTests {
         let alpha = try load("alpha.png")
         #expect(alpha.width == 16 && alpha.channels == 3)
         #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("broken.png").path))
-        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: output.path).filter { $0.contains(".partial") }
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: output.path).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty)
 
         // The same translation as the single-file path, and deterministic (xAI: fixed-seed mask).
         let single = root.appendingPathComponent("single.png")
         try BatchTranslation.translateFile(input: input.appendingPathComponent("rgb.png"), output: single,
-                                           translator: Translator(model: model, direction: .aToB), options: options)
+                                           translator: Translator(generators: model, direction: .aToB), options: options)
         #expect(try Image(contentsOf: single) == rgb)
 
         // A second run skips what exists; --overwrite redoes it.
-        let again = BatchTranslation.run(items, translator: Translator(model: model, direction: .aToB), options: options)
+        let again = BatchTranslation.run(items, translator: Translator(generators: model, direction: .aToB), options: options)
         #expect(again.done == 0 && again.skipped == 5 && again.failed == 1)
         var overwrite = options
         overwrite.overwrite = true
-        let redone = BatchTranslation.run(items, translator: Translator(model: model, direction: .aToB), options: overwrite)
+        let redone = BatchTranslation.run(items, translator: Translator(generators: model, direction: .aToB), options: overwrite)
         #expect(redone.done == 5 && redone.skipped == 0)
 
         // b2a differs from a2b.
         let reverse = root.appendingPathComponent("out-b2a")
         let reverseItems = try BatchTranslation.plan(input: input, output: reverse, options: options)
-        _ = BatchTranslation.run(reverseItems, translator: Translator(model: model, direction: .bToA), options: options)
+        _ = BatchTranslation.run(reverseItems, translator: Translator(generators: model, direction: .bToA), options: options)
         #expect(try Image(contentsOf: reverse.appendingPathComponent("rgb.png")) != rgb)
 
         // --format png, --size and --side-by-side.
@@ -284,7 +286,7 @@ struct TranslateTests {
         let convertedOutput = root.appendingPathComponent("out-png")
         let convertedItems = try BatchTranslation.plan(input: input, output: convertedOutput, options: converted)
         #expect(convertedItems.first { $0.relativePath == "sub/photo.jpg" }?.output.lastPathComponent == "photo.png")
-        let s = BatchTranslation.run(convertedItems, translator: Translator(model: model, direction: .aToB), options: converted)
+        let s = BatchTranslation.run(convertedItems, translator: Translator(generators: model, direction: .aToB), options: converted)
         #expect(s.done == 5)
         let pair = try Image(contentsOf: convertedOutput.appendingPathComponent("sub/photo.png"))
         #expect(pair.width == 48 && pair.height == 40 && pair.channels == 3)

@@ -200,38 +200,3 @@ public struct SafeTensorsWriter {
         try AtomicFile.write(data, to: url)
     }
 }
-
-/// Crash-safe file replacement.
-public enum AtomicFile {
-    /// Writes `data` to a temporary sibling, fsyncs it, renames it over `url`, and fsyncs the
-    /// folder, so readers see either the old or the new file, never a partial one.
-    public static func write(_ data: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw SafeTensorsError.unwritable(path: url.path, reason: String(cString: strerror(errno))) }
-        var failure: String?
-        data.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let r = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if r <= 0 { failure = String(cString: strerror(errno)); return }
-                written += r
-            }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        close(fd)
-        if let failure {
-            unlink(temporary.path)
-            throw SafeTensorsError.unwritable(path: url.path, reason: failure)
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary.path)
-            throw SafeTensorsError.unwritable(path: url.path, reason: reason)
-        }
-        let dir = open(folder.path, O_RDONLY)
-        if dir >= 0 { fsync(dir); close(dir) }
-    }
-}

@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexNN
 import Foundation
 
@@ -22,39 +23,22 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     }
 }
 
-/// Problems with checkpoint files, naming the file.
-public enum CheckpointError: LocalizedError {
-    case notFound(path: String)
-    case notACyclexCheckpoint(path: String, reason: String)
-    case incompatible(path: String, reason: String)
-
-    public var errorDescription: String? {
-        switch self {
-        case let .notFound(path): return "\(path): no such checkpoint"
-        case let .notACyclexCheckpoint(path, reason): return "\(path): not a cyclex checkpoint (\(reason))"
-        case let .incompatible(path, reason): return "\(path): \(reason)"
-        }
-    }
-}
-
 /// One safetensors file with both generators, all discriminators, optimiser moments and step
 /// counts, image pools, random-stream states and the training progress; the model
 /// configuration is JSON in the header metadata. Network tensors are stored under
 /// `<network>.<PyTorch name>` (e.g. `G_A.model.1.weight`) so PyTorch users can load them.
+/// The header and network layout are `CheckpointFormat`'s, so `GeneratorCheckpoint` (what
+/// `translate` uses) reads the generators of these files without building the rest.
 public enum Checkpoint {
-    static let formatKey = "cyclex.format", modelKey = "cyclex.model", progressKey = "cyclex.training"
+    static let progressKey = "cyclex.training"
 
     /// Writes atomically (temporary file, fsync, rename).
     public static func save(_ model: any CycleTranslationModel, progress: TrainingProgress?, to url: URL) throws {
-        var writer = SafeTensorsWriter()
-        writer.metadata[formatKey] = "1"
-        writer.metadata[modelKey] = model.configuration.jsonString()
+        var writer = CheckpointFormat.writer(for: model.configuration)
         if let progress {
             writer.metadata[progressKey] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
         }
-        for (prefix, module) in model.networks {
-            for (name, tensor) in module.namedState { writer.add("\(prefix).\(name)", tensor) }
-        }
+        CheckpointFormat.add(model.networks, to: &writer)
         for (name, optimizer) in model.optimizers {
             for (i, (m, v)) in zip(optimizer.firstMoments, optimizer.secondMoments).enumerated() {
                 writer.add("optimizer.\(name).exp_avg.\(i)", m)
@@ -76,19 +60,9 @@ public enum Checkpoint {
 
     /// Reads a checkpoint: the model with all its training state, and the progress when saved.
     public static func load(_ url: URL) throws -> (model: any CycleTranslationModel, progress: TrainingProgress?) {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError.notFound(path: url.path) }
-        let file = try SafeTensorsFile(contentsOf: url)
-        let configuration = try self.configuration(of: file)
-        let model = makeModel(configuration, seed: 0)
-        for (prefix, module) in model.networks {
-            do {
-                try module.load { name in
-                    file.contains("\(prefix).\(name)") ? try file.tensor("\(prefix).\(name)") : nil
-                }
-            } catch let error as ModuleError {
-                throw CheckpointError.incompatible(path: url.path, reason: "network \(prefix): \(error.localizedDescription)")
-            }
-        }
+        let file = try CheckpointFormat.open(url)
+        let model = makeModel(try CheckpointFormat.configuration(of: file), seed: 0)
+        try CheckpointFormat.load(model.networks, from: file)
         for (name, optimizer) in model.optimizers where file.contains("optimizer.\(name).step") {
             for i in optimizer.parameters.indices {
                 optimizer.firstMoments[i].assign(try file.tensor("optimizer.\(name).exp_avg.\(i)"))
@@ -119,13 +93,9 @@ public enum Checkpoint {
         return (model, progress)
     }
 
-    /// The model configuration stored in `file`.
-    public static func configuration(of file: SafeTensorsFile) throws -> ModelConfiguration {
-        guard let json = file.metadata[modelKey] else {
-            throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "its header has no '\(modelKey)' entry")
-        }
-        do { return try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8)) } catch {
-            throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "unreadable model configuration: \(error)")
-        }
+    /// Whether `file` holds a training state (a generator-only checkpoint from `cyclex import`
+    /// does not): the saved progress or the model's random stream.
+    public static func holdsTrainingState(_ file: SafeTensorsFile) -> Bool {
+        file.metadata[progressKey] != nil || file.contains("rng.model")
     }
 }

@@ -1,18 +1,20 @@
 import CyclexEngine
+import CyclexInference
 import CyclexImaging
 import Foundation
 
 /// Contact sheets of fixed probe images: one row per probe, columns real | translated |
 /// reconstructed, A→B rows first, then B→A.
 public enum SampleGrid {
-    /// Writes the grid for `probesA` and `probesB` ([N, C, H, W] in [−1, 1]) to `url` as PNG.
-    public static func write(model: any CycleTranslationModel, probesA: Tensor, probesB: Tensor, to url: URL) throws {
+    /// Writes the grid for `probesA` and `probesB` ([N, C, H, W] in [−1, 1]) to `url` as PNG,
+    /// atomically.
+    public static func write(generators: any GeneratorPair, probesA: Tensor, probesB: Tensor, to url: URL) throws {
         var rows: [[Tensor]] = []
         for (probes, direction) in [(probesA, TranslationDirection.aToB), (probesB, .bToA)] {
-            let (fake, rec) = model.translateAndReconstruct(probes, direction: direction)
+            let (fake, rec) = generators.translateAndReconstruct(probes, direction: direction)
             for i in 0..<probes.shape[0] { rows.append([slice(probes, i), slice(fake, i), slice(rec, i)]) }
         }
-        try image(rows: rows).write(to: url)
+        try image(rows: rows).write(atomicallyTo: url, format: .png())
     }
 
     static func slice(_ batch: Tensor, _ i: Int) -> Tensor {

@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexImaging
 import CyclexNN
 import Foundation
@@ -196,7 +197,7 @@ public final class Trainer {
     }
 
     func writeSamples(_ model: any CycleTranslationModel, _ a: Tensor, _ b: Tensor, name: String) throws {
-        try SampleGrid.write(model: model, probesA: a, probesB: b,
+        try SampleGrid.write(generators: model.generatorPair, probesA: a, probesB: b,
                              to: options.runDirectory.appendingPathComponent("samples").appendingPathComponent(name))
     }
 

@@ -1,4 +1,5 @@
 import CyclexImaging
+import CyclexInference
 import Foundation
 
 /// What `cyclex train` was asked to do (saved as `options.json` beside the checkpoints).

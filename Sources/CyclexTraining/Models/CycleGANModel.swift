@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 
@@ -6,7 +7,10 @@ import CyclexNN
 /// (fake_B vs real_B), D_B judges domain A.
 public final class CycleGANModel: CycleTranslationModel {
     public let configuration: ModelConfiguration
-    public let generatorA: ResnetGenerator, generatorB: ResnetGenerator
+    /// G_A (A→B) and G_B (B→A).
+    public let generators: CycleGANGenerators
+    public var generatorA: ResnetGenerator { generators.a }
+    public var generatorB: ResnetGenerator { generators.b }
     public let discriminatorA: PatchDiscriminator, discriminatorB: PatchDiscriminator
     public let optimizerG: Adam, optimizerD: Adam
     /// Pools of generated B images (for D_A) and A images (for D_B).
@@ -17,17 +21,13 @@ public final class CycleGANModel: CycleTranslationModel {
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
         var g = RandomGenerator(seed: seed)
-        func makeG() -> ResnetGenerator {
-            ResnetGenerator(filters: c.generatorFilters, residualBlocks: c.residualBlocks, inputChannels: c.channels,
-                            outputChannels: c.channels, initialization: c.initialization, using: &g)
-        }
         func makeD() -> PatchDiscriminator {
             PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
                                initialization: c.initialization, using: &g)
         }
-        generatorA = makeG(); generatorB = makeG()
+        generators = CycleGANGenerators(configuration: c, using: &g)
         discriminatorA = makeD(); discriminatorB = makeD()
-        optimizerG = Adam(parameters: generatorA.parameters + generatorB.parameters, learningRate: c.learningRateGenerator,
+        optimizerG = Adam(parameters: generators.a.parameters + generators.b.parameters, learningRate: c.learningRateGenerator,
                           beta1: c.beta1, beta2: c.beta2)
         optimizerD = Adam(parameters: discriminatorA.parameters + discriminatorB.parameters,
                           learningRate: c.learningRateDiscriminator, beta1: c.beta1, beta2: c.beta2)
@@ -37,8 +37,9 @@ public final class CycleGANModel: CycleTranslationModel {
     }
 
     public var networks: [(prefix: String, module: any Module)] {
-        [("G_A", generatorA), ("G_B", generatorB), ("D_A", discriminatorA), ("D_B", discriminatorB)]
+        generators.networks + [("D_A", discriminatorA), ("D_B", discriminatorB)]
     }
+    public var generatorPair: any GeneratorPair { generators }
     public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D", optimizerD)] }
     public var pools: [(name: String, pool: ImagePool)] { [("A", poolA), ("B", poolB)] }
 
@@ -89,17 +90,5 @@ public final class CycleGANModel: CycleTranslationModel {
         report.tensors = ["fake_B": fakeB.detached(), "rec_A": recA.detached(), "fake_A": fakeA.detached(),
                           "rec_B": recB.detached(), "idt_A": idtA.detached(), "idt_B": idtB.detached()]
         return report
-    }
-
-    public func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor {
-        withoutGradient { direction == .aToB ? generatorA(images) : generatorB(images) }
-    }
-
-    public func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor) {
-        withoutGradient {
-            let (forward, backward) = direction == .aToB ? (generatorA, generatorB) : (generatorB, generatorA)
-            let fake = forward(images)
-            return (fake, backward(fake))
-        }
     }
 }

@@ -1,12 +1,8 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 import Foundation
-
-/// Translation direction: A→B uses the A-to-B generator, B→A the other.
-public enum TranslationDirection: String, Sendable, CaseIterable, Codable {
-    case aToB = "a2b", bToA = "b2a"
-}
 
 /// A training step's losses in a fixed order (for logs and progress), plus the step's images.
 public struct StepReport {
@@ -43,10 +39,8 @@ public protocol CycleTranslationModel: AnyObject {
 
     /// One optimisation step on a batch of each domain ([B, C, H, W] in [−1, 1]).
     func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport
-    /// Translates without recording gradients.
-    func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor
-    /// Round trip for sample grids: (translated, reconstructed).
-    func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor)
+    /// The two generators (also in `networks`): what sample grids and `translate` use.
+    var generatorPair: any GeneratorPair { get }
     /// Multiplies every optimiser's base learning rate by `factor`.
     func setLearningRateFactor(_ factor: Float)
 }

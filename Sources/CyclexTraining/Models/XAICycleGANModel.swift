@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 
@@ -11,7 +12,10 @@ import CyclexNN
 /// domain X.
 public final class XAICycleGANModel: CycleTranslationModel {
     public let configuration: ModelConfiguration
-    public let generatorAB: XaiGenerator, generatorBA: XaiGenerator
+    /// G_AB (A→B) and G_BA (B→A).
+    public let generators: XAICycleGANGenerators
+    public var generatorAB: XaiGenerator { generators.ab }
+    public var generatorBA: XaiGenerator { generators.ba }
     public let discriminatorA: PatchDiscriminator, maskDiscriminatorA: PatchDiscriminator
     public let discriminatorB: PatchDiscriminator, maskDiscriminatorB: PatchDiscriminator
     public let optimizerG: Adam, optimizerDA: Adam, optimizerDB: Adam
@@ -28,19 +32,15 @@ public final class XAICycleGANModel: CycleTranslationModel {
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
         var g = RandomGenerator(seed: seed)
-        func makeG() -> XaiGenerator {
-            XaiGenerator(filters: c.generatorFilters, residualBlocks: c.residualBlocks, upActivation: c.upActivation,
-                         channels: c.channels, initialization: c.initialization, using: &g)
-        }
         func makeD() -> PatchDiscriminator {
             PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
                                initialization: c.initialization, using: &g)
         }
-        generatorAB = makeG(); generatorBA = makeG()
+        generators = XAICycleGANGenerators(configuration: c, using: &g)
         discriminatorA = makeD(); maskDiscriminatorA = makeD()
         discriminatorB = makeD(); maskDiscriminatorB = makeD()
         func adam(_ p: [Tensor], _ lr: Float) -> Adam { Adam(parameters: p, learningRate: lr, beta1: c.beta1, beta2: c.beta2) }
-        optimizerG = adam(generatorAB.parameters + generatorBA.parameters, c.learningRateGenerator)
+        optimizerG = adam(generators.ab.parameters + generators.ba.parameters, c.learningRateGenerator)
         optimizerDA = adam(discriminatorA.parameters + maskDiscriminatorA.parameters, c.learningRateDiscriminator)
         optimizerDB = adam(discriminatorB.parameters + maskDiscriminatorB.parameters, c.learningRateDiscriminator)
         poolA = ImagePool(capacity: c.poolSize, generator: g.split())
@@ -54,9 +54,10 @@ public final class XAICycleGANModel: CycleTranslationModel {
     }
 
     public var networks: [(prefix: String, module: any Module)] {
-        [("G_AB", generatorAB), ("G_BA", generatorBA), ("D_A", discriminatorA), ("Dm_A", maskDiscriminatorA),
-         ("D_B", discriminatorB), ("Dm_B", maskDiscriminatorB)]
+        generators.networks + [("D_A", discriminatorA), ("Dm_A", maskDiscriminatorA),
+                               ("D_B", discriminatorB), ("Dm_B", maskDiscriminatorB)]
     }
+    public var generatorPair: any GeneratorPair { generators }
     public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D_A", optimizerDA), ("D_B", optimizerDB)] }
     public var pools: [(name: String, pool: ImagePool)] {
         [("A", poolA), ("Am", poolMaskedA), ("B", poolB), ("Bm", poolMaskedB)]
@@ -224,28 +225,6 @@ public final class XAICycleGANModel: CycleTranslationModel {
     /// ½[MSE(D(real), 1) + MSE(D(fake), 0)]
     func lsgan(_ d: PatchDiscriminator, real: Tensor, fake: Tensor) -> Tensor {
         (d(real).mseLoss(target: 1) + d(fake).mseLoss(target: 0)) * 0.5
-    }
-
-    /// The fixed inference mask (SPEC §3.13 item 12): N(1, σ²) from `inferenceMaskSeed`, so the
-    /// same input always gives the same output.
-    public func inferenceMask(like images: Tensor) -> Tensor {
-        var g = RandomGenerator(seed: configuration.inferenceMaskSeed)
-        return Tensor(randomNormal: images.shape, mean: 1, standardDeviation: configuration.maskStandardDeviation, using: &g)
-    }
-
-    public func translate(_ images: Tensor, direction: TranslationDirection) -> Tensor {
-        withoutGradient {
-            (direction == .aToB ? generatorAB : generatorBA)(images, mask: inferenceMask(like: images))
-        }
-    }
-
-    public func translateAndReconstruct(_ images: Tensor, direction: TranslationDirection) -> (Tensor, Tensor) {
-        withoutGradient {
-            let (forward, backward) = direction == .aToB ? (generatorAB, generatorBA) : (generatorBA, generatorAB)
-            let mask = inferenceMask(like: images)
-            let fake = forward(images, mask: mask)
-            return (fake, backward(fake, mask: mask))
-        }
     }
 }
 

@@ -242,27 +242,10 @@ public enum BatchTranslation {
         }
     }
 
-    /// Writes through a hidden temporary file in the target folder and renames it into place, so
-    /// an interrupted run never leaves a half-written output that a later run would skip.
+    /// Writes atomically (`Image.write(atomicallyTo:format:)`), so an interrupted run never
+    /// leaves a half-written output that a later run would skip.
     static func write(_ image: Image, to url: URL, format: ImageFileFormat) throws {
-        let folder = url.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw ImageError.cannotWrite(path: url.path, reason: "cannot create folder: \(error.localizedDescription)")
-        }
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial")
-        do {
-            try image.write(to: temporary, format: format)
-        } catch let error as ImageError {
-            if case let .cannotWrite(_, reason) = error { throw ImageError.cannotWrite(path: url.path, reason: reason) }
-            throw error
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError.cannotWrite(path: url.path, reason: reason)
-        }
+        try image.write(atomicallyTo: url, format: format)
     }
 
     /// A serial background queue for encoding and writing, at most `capacity` images in flight.

@@ -12,7 +12,7 @@ import Foundation
 ///
 /// Instance normalisation uses per-tile statistics, so a tiled result is close to, but not
 /// bit-identical with, the whole-image result (see docs/translate.md). For xai-cyclegan the fixed
-/// inference mask (SPEC §3.13 item 12) is drawn from the configuration's seed for each tensor
+/// inference mask (`XAICycleGANGenerators.inferenceMask`) is drawn from the configuration's seed for each tensor
 /// shape the generator sees, so a given image, size and tile setting always gives the same pixels.
 ///
 /// Runs the network on the calling thread; use one translator from one thread.
@@ -46,12 +46,12 @@ public final class Translator {
         self.network = network
     }
 
-    /// A translator for one direction of a trained model.
-    public convenience init(model: any CycleTranslationModel, direction: TranslationDirection,
+    /// A translator for one direction of a model's generators (e.g. from `GeneratorCheckpoint.load`).
+    public convenience init(generators: any GeneratorPair, direction: TranslationDirection,
                             tileSize: Int = 512, tileOverlap: Int = 32) {
-        let c = model.configuration
+        let c = generators.configuration
         self.init(stride: c.stride, channels: c.channels, tileSize: tileSize, tileOverlap: tileOverlap) { x in
-            model.translate(x, direction: direction)
+            generators.translate(x, direction: direction)
         }
     }
 
@@ -199,8 +199,8 @@ public final class Translator {
     /// The network sees the image as `tensor(channels: self.channels)` (gray replicated to RGB,
     /// alpha composited on white). The result has `outputChannels` channels (default: 1 when the
     /// input is gray or gray + alpha, else the network's; alpha is not restored) and
-    /// `outputBitDepth` bits (default: the input's). 8-bit samples use CycleGAN's `tensor2im` rule
-    /// (`(x + 1) / 2 · 255` truncated); 16-bit samples are `(x + 1) / 2 · 65535` rounded.
+    /// `outputBitDepth` bits (default: the input's), by `Image.storeSamples` (8 bits: CycleGAN's
+    /// `tensor2im` rule, `(x + 1) / 2 · 255` truncated; 16 bits: `(x + 1) / 2 · 65535` rounded).
     public func translate(_ image: Image, outputChannels: Int? = nil, outputBitDepth: Int? = nil) -> Image {
         let (h, w, c) = (image.height, image.width, channels)
         let depth = outputBitDepth ?? image.bitDepth
@@ -212,26 +212,12 @@ public final class Translator {
         translateRegions(height: h, width: w) { x, y, tw, th in
             if let prepared { return Self.crop(prepared, x: x, y: y, width: tw, height: th) }
             return image.cropped(x: x, y: y, width: tw, height: th).tensor(channels: c)
-        } emit: { y0, rows, values in
-            let plane = rows * w
+        } emit: { y0, _, values in
+            // The samples rule lives in CyclexImaging (`Image.storeSamples`).
             if depth == 8 {
-                out8.withUnsafeMutableBufferPointer { dst in
-                    for ch in 0..<c {
-                        for p in 0..<plane {
-                            let v = (values[ch * plane + p] + 1) / 2 * 255
-                            dst[(y0 * w + p) * c + ch] = v >= 255 ? 255 : (v > 0 ? UInt8(v) : 0)
-                        }
-                    }
-                }
+                out8.withUnsafeMutableBufferPointer { Image.storeSamples(fromCHW: values, channels: c, into: $0, atPixel: y0 * w) }
             } else {
-                out16.withUnsafeMutableBufferPointer { dst in
-                    for ch in 0..<c {
-                        for p in 0..<plane {
-                            let v = ((values[ch * plane + p] + 1) / 2 * 65535).rounded()
-                            dst[(y0 * w + p) * c + ch] = v >= 65535 ? 65535 : (v > 0 ? UInt16(v) : 0)
-                        }
-                    }
-                }
+                out16.withUnsafeMutableBufferPointer { Image.storeSamples(fromCHW: values, channels: c, into: $0, atPixel: y0 * w) }
             }
         }
         let result = depth == 8 ? Image(width: w, height: h, channels: c, samples: out8)
