@@ -29,7 +29,9 @@ let package = Package(
         .target(
             name: "CImageCodecs", cSettings: cpuC,
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CyclexEngine", dependencies: ["CBLAS"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexNN", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexModels", dependencies: ["CyclexNN"], swiftSettings: cpuSwift + fastInDebug),
         .target(
@@ -53,6 +55,9 @@ let package = Package(
         .target(name: "CyclexTestSupport", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexEngineTests", dependencies: ["CyclexEngine", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexInteropTests", dependencies: ["CyclexInterop", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexNNTests", dependencies: ["CyclexNN", "CyclexTestSupport"], swiftSettings: cpuSwift),
