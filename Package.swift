@@ -32,6 +32,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CyclexEngine", dependencies: ["CBLAS"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
+        .target(
+            name: "CyclexMetrics", dependencies: ["CBLAS", "CyclexEngine", "CyclexImaging", "CyclexInterop"],
+            swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexNN", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexModels", dependencies: ["CyclexNN"], swiftSettings: cpuSwift + fastInDebug),
         .target(
@@ -56,6 +59,8 @@ let package = Package(
         .testTarget(
             name: "CyclexEngineTests", dependencies: ["CyclexEngine", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
+        .testTarget(
+            name: "CyclexMetricsTests", dependencies: ["CyclexMetrics", "CyclexTestSupport"], swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexInteropTests", dependencies: ["CyclexInterop", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
