@@ -17,9 +17,51 @@
 #include <png.h>
 #include <zlib.h>
 
-/* Images larger than this (bytes of decoded samples) or wider/higher than CX_MAX_SIDE are refused. */
-#define CX_MAX_BYTES ((size_t)1 << 31)
-#define CX_MAX_SIDE 65535u
+/* Decoded sample buffers are never larger than this, whatever the limits say (a backstop against
+ * size_t arithmetic on absurd settings). */
+#define CX_MAX_BYTES ((size_t)1 << 40)
+
+/* ------------------------------------------------------------------------------------ limits */
+
+static uint64_t limit_pixels = 100000000u;
+static uint32_t limit_side = 65535u;
+static uint32_t limit_scans = 500u;
+static uint64_t limit_file_bytes = (uint64_t)1 << 32;
+
+void cx_set_limits(cx_limits l) {
+    if (l.max_pixels) __atomic_store_n(&limit_pixels, l.max_pixels, __ATOMIC_RELAXED);
+    if (l.max_side) __atomic_store_n(&limit_side, l.max_side, __ATOMIC_RELAXED);
+    if (l.max_jpeg_scans) __atomic_store_n(&limit_scans, l.max_jpeg_scans, __ATOMIC_RELAXED);
+    if (l.max_file_bytes) __atomic_store_n(&limit_file_bytes, l.max_file_bytes, __ATOMIC_RELAXED);
+}
+
+cx_limits cx_get_limits(void) {
+    cx_limits l;
+    l.max_pixels = __atomic_load_n(&limit_pixels, __ATOMIC_RELAXED);
+    l.max_side = __atomic_load_n(&limit_side, __ATOMIC_RELAXED);
+    l.max_jpeg_scans = __atomic_load_n(&limit_scans, __ATOMIC_RELAXED);
+    l.max_file_bytes = __atomic_load_n(&limit_file_bytes, __ATOMIC_RELAXED);
+    return l;
+}
+
+/* Writes "image is WxH, over the limit of ..." into err and returns nonzero when (w, h) is over a
+ * limit. Both come straight from a file header, so nothing is allocated before this passes. */
+static int over_limits(uint64_t w, uint64_t h, const cx_limits *l, const char *codec, char *err, size_t errlen) {
+    if (w > l->max_side || h > l->max_side) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: image too large: %llux%llu, over the limit of %u pixels per side "
+                     "(CYCLEX_MAX_IMAGE_SIDE)", codec, (unsigned long long)w, (unsigned long long)h, l->max_side);
+        return 1;
+    }
+    if (w * h > l->max_pixels || (h && w * h / h != w)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: image too large: %llux%llu = %llu pixels, over the limit of %llu "
+                     "(CYCLEX_MAX_IMAGE_PIXELS)", codec, (unsigned long long)w, (unsigned long long)h,
+                     (unsigned long long)(w * h), (unsigned long long)l->max_pixels);
+        return 1;
+    }
+    return 0;
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *detail) {
     if (err && errlen) snprintf(err, errlen, fmt, detail);
@@ -99,9 +141,16 @@ static int decode_png(const uint8_t *data, size_t size, cx_image *out, char *err
         free(pixels); free(rows);
         return code;
     }
-    png_set_user_limits(png, CX_MAX_SIDE, CX_MAX_SIDE);
+    const cx_limits limits = cx_get_limits();
+    png_set_user_limits(png, limits.max_side, limits.max_side);
+    png_set_chunk_malloc_max(png, 8000000);  /* per ancillary chunk (zTXt, iCCP, ...) */
+    png_set_chunk_cache_max(png, 1000);      /* ancillary chunks kept (sPLT, text, unknown) */
     png_set_read_fn(png, &reader, png_mem_read);
     png_read_info(png, info);
+    if (over_limits(png_get_image_width(png, info), png_get_image_height(png, info), &limits, "libpng", err, errlen)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return CX_ERR_MEMORY;
+    }
 
     int color_type = png_get_color_type(png, info);
     int bit_depth = png_get_bit_depth(png, info);
@@ -125,6 +174,7 @@ static int decode_png(const uint8_t *data, size_t size, cx_image *out, char *err
         code = CX_ERR_MEMORY;
         png_error(png, "image too large");
     }
+    if (width == 0 || height == 0) png_error(png, "image has no pixels");
     pixels = malloc(rowbytes * height ? rowbytes * height : 1);
     rows = malloc(sizeof(png_bytep) * (height ? height : 1));
     if (!pixels || !rows) { code = CX_ERR_MEMORY; png_error(png, "out of memory"); }
@@ -282,10 +332,31 @@ static uint8_t *apply_orientation(const uint8_t *src, int *w, int *h, size_t bpp
     return dst;
 }
 
+/* Counts the scans of a progressive JPEG as libjpeg reads them and stops at the limit: each scan
+ * is a pass over the coefficient buffer, so thousands of tiny scans cost minutes of CPU. */
+typedef struct {
+    struct jpeg_progress_mgr pub;
+    int max_scans;
+} scan_limit_t;
+
+static void jpeg_count_scans(j_common_ptr c) {
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    scan_limit_t *p = (scan_limit_t *)c->progress;
+    if (d->input_scan_number > p->max_scans) {
+        jerr_t *e = (jerr_t *)c->err;
+        if (e->err && e->errlen)
+            snprintf(e->err, e->errlen, "libjpeg: more than %d progressive scans (CYCLEX_MAX_JPEG_SCANS)", p->max_scans);
+        longjmp(e->jump, 1);
+    }
+}
+
 static int decode_jpeg(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     jerr_t jerr;
+    scan_limit_t scans;
+    const cx_limits limits = cx_get_limits();
     memset(&cinfo, 0, sizeof cinfo);
+    memset(&scans, 0, sizeof scans);
     cinfo.err = jpeg_errors(&jerr, err, errlen);
     uint8_t *volatile pixels = NULL;
     volatile int code = CX_ERR_DECODE;
@@ -295,9 +366,27 @@ static int decode_jpeg(const uint8_t *data, size_t size, cx_image *out, char *er
         return code;
     }
     jpeg_create_decompress(&cinfo);
+    /* libjpeg's working memory (progressive files keep every DCT coefficient: 2 bytes per sample
+     * per component); past this budget it fails instead of allocating. */
+    uint64_t budget = limits.max_pixels > (uint64_t)LONG_MAX / 10 ? (uint64_t)LONG_MAX : limits.max_pixels * 10;
+    cinfo.mem->max_memory_to_use = (long)(budget < ((uint64_t)64 << 20) ? ((uint64_t)64 << 20) : budget);
+    scans.pub.progress_monitor = jpeg_count_scans;
+    scans.max_scans = limits.max_jpeg_scans > INT_MAX ? INT_MAX : (int)limits.max_jpeg_scans;
+    cinfo.progress = &scans.pub;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
+    /* Before jpeg_start_decompress, which allocates the coefficient buffers of a progressive file
+     * (width x height x components x 2 bytes) and the output buffers. */
+    if (over_limits(cinfo.image_width, cinfo.image_height, &limits, "libjpeg", err, errlen)) {
+        jpeg_destroy_decompress(&cinfo);
+        return CX_ERR_MEMORY;
+    }
+    if (cinfo.num_components < 1 || cinfo.num_components > 4) {
+        set_err(err, errlen, "%s", "libjpeg: unsupported number of colour components");
+        jpeg_destroy_decompress(&cinfo);
+        return CX_ERR_UNSUPPORTED;
+    }
 
     int cmyk = 0;
     switch (cinfo.jpeg_color_space) {
@@ -314,8 +403,8 @@ static int decode_jpeg(const uint8_t *data, size_t size, cx_image *out, char *er
         jpeg_destroy_decompress(&cinfo);
         return code;
     }
-    if (w > CX_MAX_SIDE || h > CX_MAX_SIDE || (h && w * comps > CX_MAX_BYTES / h)) {
-        set_err(err, errlen, "%s", "libjpeg: image too large");
+    if (w == 0 || h == 0 || w * comps > CX_MAX_BYTES / h) { /* output size = header size at scale 1 */
+        set_err(err, errlen, "%s", "libjpeg: output size out of range");
         jpeg_destroy_decompress(&cinfo);
         return CX_ERR_MEMORY;
     }
@@ -483,12 +572,13 @@ int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err,
     gzFile gz = gzopen(path, "rb");
     if (!gz) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return CX_ERR_OPEN; }
     gzbuffer(gz, 1 << 17);
+    const uint64_t max_bytes = cx_get_limits().max_file_bytes;
     size_t cap = 1 << 20, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) { gzclose(gz); set_err(err, errlen, "%s", "out of memory"); return CX_ERR_MEMORY; }
     for (;;) {
         if (cap - n < (1u << 16)) {
-            if (cap > ((size_t)1 << 34)) { free(buf); gzclose(gz); set_err(err, errlen, "%s", "file too large"); return CX_ERR_MEMORY; }
+            if (cap > ((size_t)1 << 40)) { free(buf); gzclose(gz); set_err(err, errlen, "%s", "file too large"); return CX_ERR_MEMORY; }
             uint8_t *bigger = realloc(buf, cap * 2);
             if (!bigger) { free(buf); gzclose(gz); set_err(err, errlen, "%s", "out of memory"); return CX_ERR_MEMORY; }
             buf = bigger; cap *= 2;
@@ -504,6 +594,13 @@ int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err,
         }
         if (got == 0) break;
         n += (size_t)got;
+        if (n > max_bytes) {
+            if (err && errlen)
+                snprintf(err, errlen, "more than %llu bytes (inflated); CYCLEX_MAX_FILE_BYTES raises the limit",
+                         (unsigned long long)max_bytes);
+            free(buf); gzclose(gz);
+            return CX_ERR_MEMORY;
+        }
     }
     /* gzread reports a truncated gzip stream only through gzerror after EOF. */
     int errnum = 0;

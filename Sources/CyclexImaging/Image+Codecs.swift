@@ -24,9 +24,12 @@ extension Image {
     /// PNG: 8/16-bit gray, gray + alpha, RGB, RGBA, palette (→ RGB/RGBA), 1/2/4-bit gray (→ 8-bit),
     /// interlaced; 16-bit samples are kept. JPEG: baseline, progressive, gray (1 channel), CMYK/YCCK
     /// (→ RGB); EXIF orientation is applied so phone photos come out upright.
-    /// - Throws: `ImageError` naming the file and the problem (missing, truncated, corrupt, not an image).
+    /// Images over `ImageLimits.current` are refused from their header, before any allocation.
+    /// - Throws: `ImageError` naming the file and the problem (missing, truncated, corrupt, not an
+    ///   image, too large).
     public init(contentsOf url: URL) throws {
         let path = url.path
+        try ImageLimits.checkEnvironment()
         var raw = cx_image()
         var message = [CChar](repeating: 0, count: 512)
         let code = cx_read_image(path, &raw, &message, message.count)
@@ -37,6 +40,7 @@ extension Image {
 
     /// Decodes PNG or JPEG bytes held in memory; `name` is used in error messages.
     public init(decoding bytes: [UInt8], name: String = "<memory>") throws {
+        try ImageLimits.checkEnvironment()
         var raw = cx_image()
         var message = [CChar](repeating: 0, count: 512)
         let code = bytes.withUnsafeBufferPointer { buffer in

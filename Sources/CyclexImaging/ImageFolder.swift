@@ -1,7 +1,8 @@
 import Foundation
 
 /// The image files under a folder, found recursively and sorted by path (the CycleGAN reference's
-/// `sorted(make_dataset(dir))`). Hidden files and folders (names starting with ".") are skipped, and
+/// `sorted(make_dataset(dir))`). Symbolic links are followed, each real folder listed once (link
+/// cycles end). Hidden files and folders (names starting with ".") are skipped, and
 /// so are files whose extension is not an image's. Files with the extension of an image format
 /// cyclex cannot read (GIF, BMP, TIFF, WebP, …) are listed in `unsupportedFiles` so callers can warn.
 public struct ImageFolder: Sendable, Equatable {
@@ -29,7 +30,7 @@ public struct ImageFolder: Sendable, Equatable {
         }
         guard isDirectory.boolValue else { throw ImageError.notAFolder(path: root.path) }
         var files: [URL] = [], unsupported: [URL] = []
-        try Self.collect(root, fileManager: fileManager, files: &files, unsupported: &unsupported, depth: 0)
+        try Self.collect(root, fileManager: fileManager, files: &files, unsupported: &unsupported)
         func byPath(_ a: URL, _ b: URL) -> Bool { a.path.unicodeScalars.lexicographicallyPrecedes(b.path.unicodeScalars) }
         self.root = root
         self.files = files.sorted(by: byPath)
@@ -51,22 +52,42 @@ public struct ImageFolder: Sendable, Equatable {
         return path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
     }
 
+    /// A folder's identity after following links: two paths name the same folder exactly when
+    /// their device and inode numbers agree.
+    private struct FolderIdentity: Hashable { let device: UInt64, inode: UInt64 }
+
+    private static func identity(of path: String) -> (FolderIdentity, isFolder: Bool)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }  // dangling link, vanished file
+        return (FolderIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), (info.st_mode & S_IFMT) == S_IFDIR)
+    }
+
+    /// Lists every real folder once: symbolic links are followed, but a folder already visited (a
+    /// link to an ancestor, or two links to one folder) is not entered again, so link cycles end.
+    private static func collect(_ root: URL, fileManager: FileManager, files: inout [URL], unsupported: inout [URL]) throws {
+        var visited: Set<FolderIdentity> = []
+        if let (id, _) = identity(of: root.path) { visited.insert(id) }
+        try collect(root, fileManager: fileManager, files: &files, unsupported: &unsupported, visited: &visited, depth: 0)
+    }
+
     private static func collect(
-        _ folder: URL, fileManager: FileManager, files: inout [URL], unsupported: inout [URL], depth: Int
+        _ folder: URL, fileManager: FileManager, files: inout [URL], unsupported: inout [URL],
+        visited: inout Set<FolderIdentity>, depth: Int
     ) throws {
-        guard depth < 64 else { return }  // symlink loops
+        guard depth < 256 else { return }  // bounds the recursion even on exotic file systems
         let names: [String]
         do {
             names = try fileManager.contentsOfDirectory(atPath: folder.path)
         } catch {
             throw ImageError.cannotOpen(path: folder.path, reason: "cannot list folder: \(error.localizedDescription)")
         }
-        for name in names where !name.hasPrefix(".") {
+        for name in names.sorted() where !name.hasPrefix(".") {
             let url = folder.appendingPathComponent(name)
-            var isDirectory: ObjCBool = false
-            guard fileManager.fileExists(atPath: url.path, isDirectory: &isDirectory) else { continue }  // dangling link
-            if isDirectory.boolValue {
-                try collect(url, fileManager: fileManager, files: &files, unsupported: &unsupported, depth: depth + 1)
+            guard let (id, isFolder) = identity(of: url.path) else { continue }
+            if isFolder {
+                guard visited.insert(id).inserted else { continue }  // a link cycle or a second link
+                try collect(url, fileManager: fileManager, files: &files, unsupported: &unsupported, visited: &visited,
+                            depth: depth + 1)
                 continue
             }
             let ext = url.pathExtension.lowercased()

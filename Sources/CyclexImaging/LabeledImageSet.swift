@@ -11,6 +11,7 @@ public struct IDXArray: Sendable, Equatable {
 
     public init(contentsOf url: URL) throws {
         let path = url.path
+        try ImageLimits.checkEnvironment()
         var buffer: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: 512)
@@ -19,11 +20,19 @@ public struct IDXArray: Sendable, Equatable {
         guard code == CX_OK, let buffer else {
             let reason = String(decoding: message)
             throw code == CX_ERR_OPEN ? ImageError.cannotOpen(path: path, reason: reason)
-                                      : ImageError.invalidIDX(path: path, reason: reason)
+                : code == CX_ERR_MEMORY ? ImageError.tooLarge(path: path, reason: reason)
+                : ImageError.invalidIDX(path: path, reason: reason)
         }
         try self.init(bytes: UnsafeBufferPointer(start: buffer, count: size), path: path)
     }
 
+    /// Parses IDX bytes held in memory; `name` is used in error messages.
+    public init(bytes: [UInt8], name: String = "<memory>") throws {
+        self = try bytes.withUnsafeBufferPointer { try IDXArray(bytes: $0, path: name) }
+    }
+
+    /// Validates the header against the data before copying: dimensions are 32-bit each and their
+    /// product is overflow-checked, so a header cannot ask for more than the file holds.
     init(bytes: UnsafeBufferPointer<UInt8>, path: String) throws {
         guard bytes.count >= 4 else { throw ImageError.invalidIDX(path: path, reason: "file is only \(bytes.count) bytes") }
         guard bytes[0] == 0, bytes[1] == 0 else {
@@ -41,7 +50,13 @@ public struct IDXArray: Sendable, Equatable {
             let o = 4 + 4 * d
             dimensions.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
         }
-        let expected = dimensions.reduce(1, *), available = bytes.count - 4 - 4 * rank
+        var expected = 1
+        for dimension in dimensions {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw ImageError.invalidIDX(path: path, reason: "dimensions \(dimensions) overflow") }
+            expected = product
+        }
+        let available = bytes.count - 4 - 4 * rank
         guard available >= expected else {
             throw ImageError.invalidIDX(path: path, reason: "dimensions \(dimensions) need \(expected) bytes of data, file has \(available) (truncated?)")
         }

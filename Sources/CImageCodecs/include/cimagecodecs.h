@@ -37,6 +37,25 @@ typedef struct {
     void *pixels;         /* malloc'ed; release with cx_free_image */
 } cx_image;
 
+/* Limits applied to every decode, checked from the file's header before any pixel, row or
+ * coefficient buffer is allocated (a few bytes can declare a 65500x65500 image):
+ *   max_pixels      width x height (JPEG, PNG)                       default 100,000,000
+ *   max_side        width and height each (JPEG, PNG)                default 65,535
+ *   max_jpeg_scans  scans of a progressive JPEG (each costs a pass)  default 500
+ *   max_file_bytes  bytes of a gzip-transparent read (IDX files)      default 4 GiB
+ * libjpeg's own working memory (progressive coefficient buffers) is capped at 10 bytes per
+ * allowed pixel; PNG ancillary chunks at 8 MB each. Values of 0 keep the current setting.
+ * Process-wide; set once at start (CyclexImaging reads CYCLEX_MAX_IMAGE_PIXELS etc.). */
+typedef struct {
+    uint64_t max_pixels;
+    uint32_t max_side;
+    uint32_t max_jpeg_scans;
+    uint64_t max_file_bytes;
+} cx_limits;
+
+void cx_set_limits(cx_limits limits);
+cx_limits cx_get_limits(void);
+
 /* Reads a PNG or JPEG (sniffed from the magic bytes, not the name).
  * PNG: palette -> RGB(A), gray 1/2/4-bit -> 8-bit, tRNS -> alpha, 16-bit kept, interlacing handled.
  * JPEG: gray stays 1 channel, YCbCr -> RGB, CMYK/YCCK -> RGB (Adobe inversion honoured), EXIF
@@ -63,7 +82,8 @@ int cx_jpeg_write_cmyk(const char *path, const cx_image *img, int quality, int y
                        size_t errlen);
 
 /* Reads a whole file through zlib: gzip-compressed files are inflated, other files are returned
- * as they are. *out is malloc'ed (release with cx_free_buffer). */
+ * as they are; more than max_file_bytes of (inflated) content is refused with CX_ERR_MEMORY.
+ * *out is malloc'ed (release with cx_free_buffer). */
 int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen);
 
 void cx_free_buffer(void *buffer);

@@ -22,12 +22,29 @@ public enum SafeTensorsError: LocalizedError {
 /// A safetensors file (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
 /// length, a JSON header mapping names to dtype, shape and byte range, an optional
 /// `__metadata__` string map, then the raw little-endian data.
+///
+/// The file is untrusted input. `init(contentsOf:)` validates everything before any tensor is
+/// read, with overflow-checked arithmetic: the header length against the file size and
+/// `maximumHeaderBytes`; every dtype; every dimension (a JSON integer, ≥ 0, at most
+/// `maximumRank` of them) and their product; every `data_offsets` pair (integers, ordered, inside
+/// the data section) against the shape's byte count; and that the byte ranges tile the data
+/// section exactly, in order, without overlaps or gaps (what the reference implementation
+/// requires). Reads afterwards only touch validated ranges, and no allocation is sized by
+/// anything not checked against the file's length.
 public struct SafeTensorsFile {
     public struct Entry: Sendable {
         public let dtype: String
         public let shape: [Int]
+        /// Byte range inside the data section (validated: `0 ≤ start ≤ end ≤ data section size`).
         let start: Int, end: Int
+        /// Number of elements (the product of `shape`, checked against the byte range).
+        public let count: Int
     }
+
+    /// Headers larger than this are refused (the reference implementation's limit, 100 MB).
+    public static let maximumHeaderBytes = 100_000_000
+    /// Tensors of more dimensions than this are refused.
+    public static let maximumRank = 16
 
     public let path: String
     public let metadata: [String: String]
@@ -36,44 +53,115 @@ public struct SafeTensorsFile {
     private let dataStart: Int
 
     /// Names in file order (sorted by byte offset).
-    public var names: [String] { entries.sorted { $0.value.start < $1.value.start }.map(\.key) }
+    public var names: [String] { entries.sorted { ($0.value.start, $0.key) < ($1.value.start, $1.key) }.map(\.key) }
 
     public init(contentsOf url: URL) throws {
-        path = url.path
+        let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw SafeTensorsError.unreadable(path: url.path, reason: error.localizedDescription)
         }
-        guard data.count >= 8 else { throw SafeTensorsError.malformed(path: path, reason: "shorter than 8 bytes") }
-        let headerLength = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 0, 8 + headerLength <= data.count else {
-            throw SafeTensorsError.malformed(path: path, reason: "header length \(headerLength) exceeds the file size \(data.count)")
+        try self.init(data: data, path: url.path)
+    }
+
+    /// Parses and validates `data`; `path` names the file in errors.
+    public init(data: Data, path: String) throws {
+        self.path = path
+        self.data = data
+        func malformed(_ reason: String) -> SafeTensorsError { .malformed(path: path, reason: reason) }
+        guard data.count >= 8 else { throw malformed("shorter than 8 bytes (\(data.count))") }
+        let rawLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
+        let available = data.count - 8
+        guard rawLength >= 2, rawLength <= UInt64(min(available, Self.maximumHeaderBytes)) else {
+            throw malformed("header length \(rawLength) is not between 2 and "
+                + (available < Self.maximumHeaderBytes ? "the \(available) bytes after the length field" : "\(Self.maximumHeaderBytes) bytes"))
         }
+        let headerLength = Int(rawLength)
         dataStart = 8 + headerLength
+        let dataSize = data.count - dataStart
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) } catch {
-            throw SafeTensorsError.malformed(path: path, reason: "header is not JSON (\(error.localizedDescription))")
+            throw malformed("header is not JSON (\(error.localizedDescription))")
         }
-        guard let header = json as? [String: Any] else { throw SafeTensorsError.malformed(path: path, reason: "header is not a JSON object") }
+        guard let header = json as? [String: Any] else { throw malformed("header is not a JSON object") }
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
-                metadata = (value as? [String: String]) ?? [:]
+                guard let map = value as? [String: Any] else { throw malformed("__metadata__ is not a JSON object") }
+                for (key, item) in map {
+                    guard let text = item as? String else { throw malformed("__metadata__ entry '\(key)' is not a string") }
+                    metadata[key] = text
+                }
                 continue
             }
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
-            else { throw SafeTensorsError.malformed(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets") }
-            guard offsets[0] <= offsets[1], dataStart + offsets[1] <= data.count else {
-                throw SafeTensorsError.malformed(path: path, reason: "entry '\(name)' points past the end of the file (truncated?)")
+            entries[name] = try Self.entry(name, value, dataSize: dataSize, malformed: malformed)
+        }
+        // The byte ranges must tile the data section: sorted by start, each begins where the
+        // previous one ended, and the last ends at the end of the file.
+        var position = 0
+        for (name, entry) in entries.sorted(by: { ($0.value.start, $0.value.end, $0.key) < ($1.value.start, $1.value.end, $1.key) }) {
+            if entry.start < position {
+                throw malformed("tensor '\(name)' (bytes \(entry.start)..<\(entry.end)) overlaps the previous tensor, which ends at \(position)")
             }
-            guard let size = Self.elementSize(dtype), shape.reduce(1, *) * size == offsets[1] - offsets[0] else {
-                throw SafeTensorsError.malformed(path: path, reason: "entry '\(name)' (\(dtype) \(shape)) has \(offsets[1] - offsets[0]) bytes")
+            if entry.start > position {
+                throw malformed("bytes \(position)..<\(entry.start) before tensor '\(name)' belong to no tensor")
             }
-            entries[name] = Entry(dtype: dtype, shape: shape, start: offsets[0], end: offsets[1])
+            position = entry.end
+        }
+        guard position == dataSize else {
+            throw malformed("the tensors cover \(position) of the \(dataSize) data bytes (truncated or padded file?)")
         }
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// Validates one header entry against the data section's size.
+    private static func entry(
+        _ name: String, _ value: Any, dataSize: Int, malformed: (String) -> SafeTensorsError
+    ) throws -> Entry {
+        guard !name.isEmpty else { throw malformed("a tensor has an empty name") }
+        guard let info = value as? [String: Any] else { throw malformed("tensor '\(name)': entry is not a JSON object") }
+        guard let dtype = info["dtype"] as? String else { throw malformed("tensor '\(name)': no dtype string") }
+        guard let size = elementSize(dtype) else { throw malformed("tensor '\(name)': unknown dtype '\(dtype)'") }
+        guard let rawShape = info["shape"] as? [Any] else { throw malformed("tensor '\(name)': no shape array") }
+        guard rawShape.count <= maximumRank else {
+            throw malformed("tensor '\(name)': \(rawShape.count) dimensions (at most \(maximumRank))")
+        }
+        var shape: [Int] = []
+        var count = 1
+        for item in rawShape {
+            guard let dimension = jsonInteger(item), dimension >= 0 else {
+                throw malformed("tensor '\(name)': shape \(describe(rawShape)) has an entry that is not a non-negative integer")
+            }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw malformed("tensor '\(name)': shape \(describe(rawShape)) has too many elements") }
+            shape.append(dimension)
+            count = product
+        }
+        guard let rawOffsets = info["data_offsets"] as? [Any], rawOffsets.count == 2,
+              let start = jsonInteger(rawOffsets[0]), let end = jsonInteger(rawOffsets[1])
+        else { throw malformed("tensor '\(name)': data_offsets is not a pair of integers") }
+        guard start >= 0, start <= end, end <= dataSize else {
+            throw malformed("tensor '\(name)': data_offsets [\(start), \(end)] lie outside the \(dataSize) data bytes (truncated?)")
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+        guard !overflow, bytes == end - start else {
+            throw malformed("tensor '\(name)' (\(dtype) \(shape)) needs \(overflow ? "more than \(Int.max)" : "\(bytes)") bytes, its data_offsets span \(end - start)")
+        }
+        return Entry(dtype: dtype, shape: shape, start: start, end: end, count: count)
+    }
+
+    /// A JSON number that is an integer representable as `Int` (not fractional, not out of range).
+    private static func jsonInteger(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber else { return nil }
+        if let exact = value as? Int { return exact }
+        let double = number.doubleValue
+        guard double.rounded() == double, abs(double) < 9.0e15 else { return nil }
+        return Int(double)
+    }
+
+    private static func describe(_ values: [Any]) -> String {
+        "[" + values.map { "\($0)" }.joined(separator: ", ") + "]"
     }
 
     static func elementSize(_ dtype: String) -> Int? {
@@ -93,11 +181,14 @@ public struct SafeTensorsFile {
 
     public func contains(_ name: String) -> Bool { entries[name] != nil }
 
+    /// The elements of a validated entry: `count · size(T)` bytes equals the entry's byte range,
+    /// which lies inside the data section, so every read is in bounds.
     private func load<T>(_ name: String, as type: T.Type) throws -> [T] {
         let e = try entry(name)
-        let n = e.shape.reduce(1, *)
+        precondition(e.count * MemoryLayout<T>.size == e.end - e.start, "dtype size mismatch for \(name)")
+        let base = dataStart + e.start
         return data.withUnsafeBytes { raw in
-            (0..<n).map { raw.loadUnaligned(fromByteOffset: dataStart + e.start + $0 * MemoryLayout<T>.size, as: T.self) }
+            (0..<e.count).map { raw.loadUnaligned(fromByteOffset: base + $0 * MemoryLayout<T>.size, as: T.self) }
         }
     }
 
