@@ -123,7 +123,7 @@ static void png_mem_read(png_structp png, png_bytep dst, png_size_t n) {
     r->pos += n;
 }
 
-static int decode_png(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen) {
+static int decode_png(const uint8_t *data, size_t size, const cx_limits *lim, cx_image *out, char *err, size_t errlen) {
     png_ctx ctx = {err, errlen};
     mem_reader reader = {data, size, 0};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
@@ -141,8 +141,9 @@ static int decode_png(const uint8_t *data, size_t size, cx_image *out, char *err
         free(pixels); free(rows);
         return code;
     }
-    const cx_limits limits = cx_get_limits();
-    png_set_user_limits(png, limits.max_side, limits.max_side);
+    const cx_limits limits = lim ? *lim : cx_get_limits();
+    /* libpng's own width/height limit would fail as a decode error; ours below names the limit. */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_set_chunk_malloc_max(png, 8000000);  /* per ancillary chunk (zTXt, iCCP, ...) */
     png_set_chunk_cache_max(png, 1000);      /* ancillary chunks kept (sPLT, text, unknown) */
     png_set_read_fn(png, &reader, png_mem_read);
@@ -350,11 +351,11 @@ static void jpeg_count_scans(j_common_ptr c) {
     }
 }
 
-static int decode_jpeg(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen) {
+static int decode_jpeg(const uint8_t *data, size_t size, const cx_limits *lim, cx_image *out, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     jerr_t jerr;
     scan_limit_t scans;
-    const cx_limits limits = cx_get_limits();
+    const cx_limits limits = lim ? *lim : cx_get_limits();
     memset(&cinfo, 0, sizeof cinfo);
     memset(&scans, 0, sizeof scans);
     cinfo.err = jpeg_errors(&jerr, err, errlen);
@@ -488,7 +489,25 @@ static int write_jpeg(const char *path, const cx_image *img, int quality, int pr
     if (quality < 1) quality = 1;
     if (quality > 100) quality = 100;
     jpeg_set_quality(&cinfo, quality, TRUE);
-    if (progressive) jpeg_simple_progression(&cinfo);
+    jpeg_scan_info many[1 + 3 * 63 * 3];
+    if (progressive == 2 && cinfo.num_components == 3) {
+        /* One DC scan, then each AC coefficient of each component alone, in three passes. */
+        int n = 0;
+        many[n].comps_in_scan = 3;
+        for (int c = 0; c < 3; c++) many[n].component_index[c] = c;
+        many[n].Ss = 0; many[n].Se = 0; many[n].Ah = 0; many[n].Al = 0; n++;
+        static const int ah[3] = {0, 2, 1}, al[3] = {2, 1, 0};
+        for (int pass = 0; pass < 3; pass++)
+            for (int c = 0; c < 3; c++)
+                for (int k = 1; k < 64; k++) {
+                    many[n].comps_in_scan = 1; many[n].component_index[0] = c;
+                    many[n].Ss = k; many[n].Se = k; many[n].Ah = ah[pass]; many[n].Al = al[pass]; n++;
+                }
+        cinfo.scan_info = many;
+        cinfo.num_scans = n;
+    } else if (progressive) {
+        jpeg_simple_progression(&cinfo);
+    }
     jpeg_start_compress(&cinfo, TRUE);
     size_t stride = (size_t)img->width * (size_t)img->channels;
     if (cmyk) {
@@ -524,18 +543,23 @@ int cx_jpeg_write(const char *path, const cx_image *img, int quality, int progre
     return write_jpeg(path, img, quality, progressive, 0, err, errlen);
 }
 
+int cx_jpeg_write_many_scans(const char *path, const cx_image *img, int quality, char *err, size_t errlen) {
+    if (img->channels != 3) { set_err(err, errlen, "%s", "needs RGB input"); return CX_ERR_UNSUPPORTED; }
+    return write_jpeg(path, img, quality, 2, 0, err, errlen);
+}
+
 int cx_jpeg_write_cmyk(const char *path, const cx_image *img, int quality, int ycck, char *err, size_t errlen) {
     return write_jpeg(path, img, quality, 0, ycck ? 2 : 1, err, errlen);
 }
 
 /* ------------------------------------------------------------------------------------ dispatch */
 
-int cx_decode_image(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen) {
+int cx_decode_image(const uint8_t *data, size_t size, const cx_limits *limits, cx_image *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    if (size >= 8 && memcmp(data, png_magic, 8) == 0) return decode_png(data, size, out, err, errlen);
+    if (size >= 8 && memcmp(data, png_magic, 8) == 0) return decode_png(data, size, limits, out, err, errlen);
     if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        return decode_jpeg(data, size, out, err, errlen);
+        return decode_jpeg(data, size, limits, out, err, errlen);
     if (size == 0) { set_err(err, errlen, "%s", "empty file (not a PNG or JPEG file)"); return CX_ERR_FORMAT; }
     const char *kind = NULL;
     if (size >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0)) kind = "GIF";
@@ -551,20 +575,20 @@ int cx_decode_image(const uint8_t *data, size_t size, cx_image *out, char *err, 
     return CX_ERR_FORMAT;
 }
 
-int cx_read_image(const char *path, cx_image *out, char *err, size_t errlen) {
+int cx_read_image(const char *path, const cx_limits *limits, cx_image *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     uint8_t *data = NULL;
     size_t size = 0;
     int rc = read_whole_file(path, &data, &size, err, errlen);
     if (rc != CX_OK) return rc;
-    rc = cx_decode_image(data, size, out, err, errlen);
+    rc = cx_decode_image(data, size, limits, out, err, errlen);
     free(data);
     return rc;
 }
 
 /* ------------------------------------------------------------------------------------ gzip */
 
-int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen) {
+int cx_read_maybe_gzip(const char *path, const cx_limits *limits, uint8_t **out, size_t *size, char *err, size_t errlen) {
     *out = NULL; *size = 0;
     FILE *probe = fopen(path, "rb");
     if (!probe) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return CX_ERR_OPEN; }
@@ -572,7 +596,7 @@ int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err,
     gzFile gz = gzopen(path, "rb");
     if (!gz) { set_err(err, errlen, "cannot open: %s", strerror(errno)); return CX_ERR_OPEN; }
     gzbuffer(gz, 1 << 17);
-    const uint64_t max_bytes = cx_get_limits().max_file_bytes;
+    const uint64_t max_bytes = limits ? limits->max_file_bytes : cx_get_limits().max_file_bytes;
     size_t cap = 1 << 20, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) { gzclose(gz); set_err(err, errlen, "%s", "out of memory"); return CX_ERR_MEMORY; }

@@ -24,27 +24,28 @@ extension Image {
     /// PNG: 8/16-bit gray, gray + alpha, RGB, RGBA, palette (→ RGB/RGBA), 1/2/4-bit gray (→ 8-bit),
     /// interlaced; 16-bit samples are kept. JPEG: baseline, progressive, gray (1 channel), CMYK/YCCK
     /// (→ RGB); EXIF orientation is applied so phone photos come out upright.
-    /// Images over `ImageLimits.current` are refused from their header, before any allocation.
+    /// Images over `limits` (default `ImageLimits.current`) are refused from their header, before
+    /// any allocation.
     /// - Throws: `ImageError` naming the file and the problem (missing, truncated, corrupt, not an
     ///   image, too large).
-    public init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL, limits: ImageLimits? = nil) throws {
         let path = url.path
-        try ImageLimits.checkEnvironment()
+        var bounds = try (limits ?? ImageLimits.checkedCurrent()).raw
         var raw = cx_image()
         var message = [CChar](repeating: 0, count: 512)
-        let code = cx_read_image(path, &raw, &message, message.count)
+        let code = cx_read_image(path, &bounds, &raw, &message, message.count)
         defer { cx_free_image(&raw) }
         guard code == CX_OK else { throw Image.error(code: code, path: path, message: message) }
         self = Image(raw: raw)
     }
 
     /// Decodes PNG or JPEG bytes held in memory; `name` is used in error messages.
-    public init(decoding bytes: [UInt8], name: String = "<memory>") throws {
-        try ImageLimits.checkEnvironment()
+    public init(decoding bytes: [UInt8], name: String = "<memory>", limits: ImageLimits? = nil) throws {
+        var bounds = try (limits ?? ImageLimits.checkedCurrent()).raw
         var raw = cx_image()
         var message = [CChar](repeating: 0, count: 512)
         let code = bytes.withUnsafeBufferPointer { buffer in
-            cx_decode_image(buffer.baseAddress, buffer.count, &raw, &message, message.count)
+            cx_decode_image(buffer.baseAddress, buffer.count, &bounds, &raw, &message, message.count)
         }
         defer { cx_free_image(&raw) }
         guard code == CX_OK else { throw Image.error(code: code, path: name, message: message) }

@@ -14,7 +14,8 @@ import Foundation
 ///
 /// libjpeg's own working memory is capped at 10 bytes per allowed pixel (a progressive file
 /// keeps 2 bytes per sample per component), PNG ancillary chunks at 8 MB each. The variables are
-/// read once, at the first decode; `ImageLimits.current` changes the limits in-process.
+/// read once, at the first decode; `ImageLimits.current` changes the process-wide limits, and
+/// every reader also takes explicit `limits`.
 public struct ImageLimits: Equatable, Sendable {
     public var maxPixels: UInt64
     public var maxSide: UInt32
@@ -77,8 +78,14 @@ public struct ImageLimits: Equatable, Sendable {
 
     private static let environmentApplied: Void = { _ = environmentError }()
 
-    /// Applies the environment's limits once; throws when one of the variables is malformed.
-    static func checkEnvironment() throws {
+    /// `current`, or the error of a malformed limit variable.
+    static func checkedCurrent() throws -> ImageLimits {
         if let environmentError { throw environmentError }
+        return current
+    }
+
+    /// The C shim's form.
+    var raw: cx_limits {
+        cx_limits(max_pixels: maxPixels, max_side: maxSide, max_jpeg_scans: maxJPEGScans, max_file_bytes: maxFileBytes)
     }
 }

@@ -9,13 +9,13 @@ public struct IDXArray: Sendable, Equatable {
     public let dimensions: [Int]
     public let values: [UInt8]
 
-    public init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL, limits: ImageLimits? = nil) throws {
         let path = url.path
-        try ImageLimits.checkEnvironment()
+        var bounds = try (limits ?? ImageLimits.checkedCurrent()).raw
         var buffer: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: 512)
-        let code = cx_read_maybe_gzip(path, &buffer, &size, &message, message.count)
+        let code = cx_read_maybe_gzip(path, &bounds, &buffer, &size, &message, message.count)
         defer { cx_free_buffer(buffer) }
         guard code == CX_OK, let buffer else {
             let reason = String(decoding: message)

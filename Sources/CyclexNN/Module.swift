@@ -29,16 +29,19 @@ public extension Module {
     func setRequiresGradient(_ flag: Bool) { for p in parameters { p.requiresGradient = flag } }
 
     /// Copies values into this module's parameters and buffers from `source(name)`, which
-    /// returns the tensor stored under a canonical name. Every name must be present with the
-    /// same number of elements; the error names the first one that is not.
+    /// returns the tensor stored under a canonical name. Every name must be present with exactly
+    /// the module's shape (the same element count in other dimensions is refused too); the error
+    /// names the first one that is not. All-or-nothing: nothing is copied unless every tensor fits.
     func load(from source: (String) throws -> Tensor?) throws {
+        var checked: [(target: Tensor, value: Tensor)] = []
         for (name, tensor) in namedState {
             guard let value = try source(name) else { throw ModuleError.missingTensor(name: name) }
-            guard value.count == tensor.count else {
+            guard value.shape == tensor.shape else {
                 throw ModuleError.shapeMismatch(name: name, expected: tensor.shape, found: value.shape)
             }
-            tensor.assign(value)
+            checked.append((tensor, value))
         }
+        for (target, value) in checked { target.assign(value) }
     }
 }
 

@@ -45,7 +45,7 @@ typedef struct {
  *   max_file_bytes  bytes of a gzip-transparent read (IDX files)      default 4 GiB
  * libjpeg's own working memory (progressive coefficient buffers) is capped at 10 bytes per
  * allowed pixel; PNG ancillary chunks at 8 MB each. Values of 0 keep the current setting.
- * Process-wide; set once at start (CyclexImaging reads CYCLEX_MAX_IMAGE_PIXELS etc.). */
+ * The process-wide setting (cx_set_limits) applies where a reader is passed NULL limits. */
 typedef struct {
     uint64_t max_pixels;
     uint32_t max_side;
@@ -56,14 +56,20 @@ typedef struct {
 void cx_set_limits(cx_limits limits);
 cx_limits cx_get_limits(void);
 
+/* Test helper: a progressive JPEG whose scan script refines every AC coefficient of every
+ * component on its own in three successive-approximation passes (1 + 3 x 63 x 3 = 568 scans),
+ * the shape of a "thousands of scans" CPU-exhaustion file. RGB 8-bit input. */
+int cx_jpeg_write_many_scans(const char *path, const cx_image *img, int quality, char *err, size_t errlen);
+
 /* Reads a PNG or JPEG (sniffed from the magic bytes, not the name).
  * PNG: palette -> RGB(A), gray 1/2/4-bit -> 8-bit, tRNS -> alpha, 16-bit kept, interlacing handled.
  * JPEG: gray stays 1 channel, YCbCr -> RGB, CMYK/YCCK -> RGB (Adobe inversion honoured), EXIF
  * orientation applied so the result is upright. */
-int cx_read_image(const char *path, cx_image *out, char *err, size_t errlen);
+int cx_read_image(const char *path, const cx_limits *limits, cx_image *out, char *err, size_t errlen);
 
 /* Same, from memory. */
-int cx_decode_image(const uint8_t *data, size_t size, cx_image *out, char *err, size_t errlen);
+int cx_decode_image(const uint8_t *data, size_t size, const cx_limits *limits, cx_image *out, char *err,
+                    size_t errlen);
 
 void cx_free_image(cx_image *img);
 
@@ -84,7 +90,8 @@ int cx_jpeg_write_cmyk(const char *path, const cx_image *img, int quality, int y
 /* Reads a whole file through zlib: gzip-compressed files are inflated, other files are returned
  * as they are; more than max_file_bytes of (inflated) content is refused with CX_ERR_MEMORY.
  * *out is malloc'ed (release with cx_free_buffer). */
-int cx_read_maybe_gzip(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen);
+int cx_read_maybe_gzip(const char *path, const cx_limits *limits, uint8_t **out, size_t *size, char *err,
+                       size_t errlen);
 
 void cx_free_buffer(void *buffer);
 

@@ -151,13 +151,15 @@ public struct SafeTensorsFile {
         return Entry(dtype: dtype, shape: shape, start: start, end: end, count: count)
     }
 
-    /// A JSON number that is an integer representable as `Int` (not fractional, not out of range).
+    /// A JSON number that is an integer representable as `Int` (not fractional, not out of range;
+    /// the 64-bit value must agree with the number's double value).
     private static func jsonInteger(_ value: Any) -> Int? {
         guard let number = value as? NSNumber else { return nil }
-        if let exact = value as? Int { return exact }
         let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 9.0e15 else { return nil }
-        return Int(double)
+        guard double.isFinite, double.rounded() == double, abs(double) <= 9.3e18 else { return nil }
+        let integer = number.int64Value
+        guard Double(integer) == double else { return nil }
+        return Int(integer)
     }
 
     private static func describe(_ values: [Any]) -> String {
