@@ -70,15 +70,31 @@ struct Train: ParsableCommand {
     var restart = false
 
     func validate() throws {
-        guard size > 0, size % 8 == 0 else { throw ValidationError("--size must be a positive multiple of 8, got \(size)") }
-        guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        if let decayEpochs, !(0...epochs).contains(decayEpochs) {
-            throw ValidationError("--decay-epochs must be between 0 and --epochs (\(epochs))")
+        let b = FlagBounds.self
+        try UsageError.require(size >= 8 && size <= b.maxTrainingSize && size % 8 == 0,
+                               "--size \(size): must be a multiple of 8 from 8 to \(b.maxTrainingSize)")
+        try UsageError.require((1...b.maxEpochs).contains(epochs), "--epochs \(epochs): must be 1 to \(b.maxEpochs)")
+        try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
+        if let decayEpochs {
+            try UsageError.require((0...epochs).contains(decayEpochs), "--decay-epochs \(decayEpochs): must be 0 to --epochs (\(epochs))")
         }
-        if let timeLimit, parseDuration(timeLimit) == nil {
-            throw ValidationError("--time-limit: cannot read '\(timeLimit)' (use seconds, or 10m, 2h)")
+        if let maxSteps {
+            try UsageError.require((1...b.maxSteps).contains(maxSteps), "--max-steps \(maxSteps): must be 1 to \(b.maxSteps)")
         }
+        if let timeLimit {
+            let seconds = parseDuration(timeLimit)
+            try UsageError.require(seconds != nil, "--time-limit '\(timeLimit)': cannot read it (use seconds, or 10m, 2h)")
+            try UsageError.require(seconds!.isFinite && seconds! > 0 && seconds! <= b.maxTimeLimit,
+                                   "--time-limit '\(timeLimit)': must be more than 0 and at most a year")
+        }
+        try UsageError.require(sampleEvery >= 0, "--sample-every \(sampleEvery): must be 0 (epoch ends only) or more")
+        try UsageError.require(snapshotEvery >= 0, "--snapshot-every \(snapshotEvery): must be 0 (never) or more")
+        try UsageError.require(gamma.isFinite && gamma > 0 && gamma <= 100, "--gamma \(gamma): must be a number in (0, 100]")
+        if let name {
+            try UsageError.require(isSinglePathComponent(name),
+                                   "--name '\(name)': must be a single folder name (not empty, no '/', not '.' or '..')")
+        }
+        try UsageError.require(!output.isEmpty, "--output: must not be empty")
     }
 
     func run() throws {
@@ -101,6 +117,12 @@ struct Train: ParsableCommand {
             throw CLIError(error.localizedDescription)
         }
     }
+}
+
+/// Whether `name` names one entry inside a folder: not empty, no path separator or NUL, not
+/// `.` or `..` (so `--name ../../x` cannot leave `--output`).
+func isSinglePathComponent(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0")
 }
 
 /// "300" / "300s" / "10m" / "1.5h" → seconds.

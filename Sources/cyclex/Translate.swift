@@ -58,12 +58,21 @@ struct Translate: ParsableCommand {
     var shard: String?
 
     func validate() throws {
-        guard tile >= 0 else { throw ValidationError("--tile must be 0 (never tile) or a positive size") }
-        guard tileOverlap >= 0 else { throw ValidationError("--tile-overlap must be >= 0") }
-        guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be 1...100") }
-        if let size, parseSize(size) == nil { throw ValidationError("--size must be N or WxH, e.g. 256 or 320x240") }
-        if let shard, Shard(parsing: shard) == nil {
-            throw ValidationError("--shard must be K/N with 1 <= K <= N (e.g. $SLURM_ARRAY_TASK_ID/8 with --array=1-8)")
+        let maxSide = FlagBounds.maxTranslateSide
+        try UsageError.require(tile == 0 || (16...maxSide).contains(tile), "--tile \(tile): must be 0 (never tile) or 16 to \(maxSide)")
+        try UsageError.require(tileOverlap >= 0 && (tile == 0 || tileOverlap < tile / 2),
+                               "--tile-overlap \(tileOverlap): must be 0 or more and less than half of --tile (\(tile))")
+        try UsageError.require((1...100).contains(jpegQuality), "--jpeg-quality \(jpegQuality): must be 1 to 100")
+        if let size {
+            let parsed = parseSize(size)
+            try UsageError.require(parsed != nil, "--size '\(size)': must be N or WxH with sides 1 to \(maxSide), e.g. 256 or 320x240")
+            let pixels = UInt64(parsed!.width) * UInt64(parsed!.height), limit = ImageLimits.current.maxPixels
+            try UsageError.require(pixels <= limit,
+                                   "--size '\(size)': \(pixels) pixels, over the image limit of \(limit) (CYCLEX_MAX_IMAGE_PIXELS)")
+        }
+        if let shard {
+            try UsageError.require(Shard(parsing: shard) != nil,
+                                   "--shard '\(shard)': must be K/N with 1 <= K <= N (e.g. $SLURM_ARRAY_TASK_ID/8 with --array=1-8)")
         }
     }
 
@@ -180,7 +189,7 @@ struct Translate: ParsableCommand {
 func parseSize(_ text: String) -> ImageSize? {
     let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
     let numbers = parts.compactMap { Int($0) }
-    guard numbers.count == parts.count, numbers.allSatisfy({ $0 > 0 && $0 <= 1 << 15 }) else { return nil }
+    guard numbers.count == parts.count, numbers.allSatisfy({ $0 > 0 && $0 <= FlagBounds.maxTranslateSide }) else { return nil }
     switch numbers.count {
     case 1: return ImageSize(square: numbers[0])
     case 2: return ImageSize(width: numbers[0], height: numbers[1])
