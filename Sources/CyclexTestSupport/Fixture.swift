@@ -1,120 +1,119 @@
 import CyclexEngine
 import Foundation
 
-/// A PyTorch golden-value file from `../shared/fixtures` (see its README): inputs, reference
-/// outputs, and per-tensor absolute tolerances in the `fixture` metadata.
+/// A PyTorch golden-value file (format: `Tests/Fixtures/README.md`): inputs, reference outputs, and
+/// in its `fixture` metadata the `config` that rebuilds the computation and an absolute tolerance
+/// per reference tensor.
+///
+/// Files come from `Tests/Fixtures/golden` in this repository, or from the folder named by
+/// `CYCLEX_FIXTURES`, so the same tests run against any set generated with other shapes, widths,
+/// depths and seeds. A missing or unreadable file throws, which fails the test: nothing skips.
 public struct Fixture {
-    /// The project root (three levels above this source file).
+    /// The package root (three levels above this source file).
     public static let projectRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `../shared/fixtures` relative to the project root, or `$CYCLEX_FIXTURES`.
+    /// The committed set inside the repository.
+    public static let defaultRoot = projectRoot.appendingPathComponent("Tests/Fixtures/golden")
+
+    /// `$CYCLEX_FIXTURES` when set (relative paths are taken from the current directory), else
+    /// `Tests/Fixtures/golden`.
     public static let root: URL = {
-        if let custom = ProcessInfo.processInfo.environment["CYCLEX_FIXTURES"] { return URL(fileURLWithPath: custom) }
-        return projectRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+        guard let custom = ProcessInfo.processInfo.environment["CYCLEX_FIXTURES"], !custom.isEmpty else {
+            return defaultRoot
+        }
+        return URL(fileURLWithPath: custom).standardizedFileURL
     }()
 
-    /// Whether the fixture folder exists; tests skip with `skipMessage` when it does not.
-    public static var isAvailable: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("README.md").path) }
-    public static let skipMessage = "PyTorch fixtures not found at ../shared/fixtures (set CYCLEX_FIXTURES to their folder)"
+    /// Says where fixtures are looked for, for error messages.
+    public static var rootDescription: String {
+        ProcessInfo.processInfo.environment["CYCLEX_FIXTURES"].map { "CYCLEX_FIXTURES=\($0)" }
+            ?? "the default \(defaultRoot.path) (set CYCLEX_FIXTURES=DIR for another set)"
+    }
 
-    /// `../shared/datasets` relative to the project root.
-    public static let datasetsRoot = projectRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets")
-
+    /// The file's name below the root without extension, e.g. "ops/conv2d".
     public let name: String
     public let file: SafeTensorsFile
-    /// The decoded `fixture` metadata: `atol`, `config`, `title`, ...
-    public let info: [String: Any]
+    /// The decoded `fixture` metadata: `config`, `atol`, `title`, `variant`, ...
+    public let metadata: FixtureValue
 
-    /// Opens `<root>/<name>.safetensors` (e.g. "ops/conv2d"); nil when fixtures are absent.
-    /// A present but unreadable file is a test failure, so this throws.
-    public static func load(_ name: String) throws -> Fixture? {
-        guard isAvailable else { return nil }
+    /// Opens `<root>/<name>.safetensors` (e.g. "ops/conv2d"). Throws a `FixtureError` naming the
+    /// path when the file is missing, unreadable, or has no `fixture` metadata.
+    public static func load(_ name: String) throws -> Fixture {
         let url = root.appendingPathComponent(name + ".safetensors")
-        let file = try SafeTensorsFile(contentsOf: url)
-        let json = file.metadata["fixture"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
-        return Fixture(name: name, file: file, info: (json as? [String: Any]) ?? [:])
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw FixtureError.missing(path: url.path, root: rootDescription)
+        }
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(contentsOf: url) } catch {
+            throw FixtureError.unreadable(path: url.path, reason: "\(error)")
+        }
+        guard let text = file.metadata["fixture"],
+              let json = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), case .object = json
+        else { throw FixtureError.unreadable(path: url.path, reason: "no JSON object `fixture` in the metadata") }
+        return Fixture(name: name, file: file, metadata: FixtureValue(json, path: "", fixture: name))
     }
 
-    public var config: [String: Any] { (info["config"] as? [String: Any]) ?? [:] }
+    /// Everything needed to rebuild the computation (shapes, widths, depths, hyper-parameters).
+    public var config: FixtureValue { metadata["config"] }
 
-    /// The tolerance the README assigns to `tensor` (0 when the file lists none).
-    public func atol(_ tensor: String) -> Float {
-        guard let table = info["atol"] as? [String: Any], let v = table[tensor] else { return 0 }
-        return Float((v as? NSNumber)?.doubleValue ?? 0)
-    }
-
+    /// A tensor as stored, as a leaf that needs a gradient when asked.
     public func tensor(_ tensorName: String, requiresGradient: Bool = false) throws -> Tensor {
-        let t = try file.tensor(tensorName)
+        let t = try wrap(tensorName) { try file.tensor(tensorName) }
         t.requiresGradient = requiresGradient
         return t
     }
 
+    public func shape(_ tensorName: String) throws -> [Int] { try wrap(tensorName) { try file.entry(tensorName).shape } }
+
+    public func dtype(_ tensorName: String) throws -> String { try wrap(tensorName) { try file.entry(tensorName).dtype } }
+
     public func floats(_ tensorName: String) throws -> (shape: [Int], values: [Float]) {
-        (try file.entry(tensorName).shape, try file.floats(tensorName))
+        (try shape(tensorName), try wrap(tensorName) { try file.floats(tensorName) })
+    }
+
+    public func doubles(_ tensorName: String) throws -> (shape: [Int], values: [Double]) {
+        (try shape(tensorName), try wrap(tensorName) { try file.doubles(tensorName) })
     }
 
     public func uint8(_ tensorName: String) throws -> (shape: [Int], values: [UInt8]) {
-        (try file.entry(tensorName).shape, try file.bytes(tensorName))
+        (try shape(tensorName), try wrap(tensorName) { try file.bytes(tensorName) })
     }
 
-    public func int64s(_ tensorName: String) throws -> [Int64] { try file.int64s(tensorName) }
+    public func int64s(_ tensorName: String) throws -> [Int64] { try wrap(tensorName) { try file.int64s(tensorName) } }
 
     public func contains(_ tensorName: String) -> Bool { file.contains(tensorName) }
 
-    /// Names of the tensors starting with `prefix`, with the prefix removed (e.g. "param.").
+    /// Names of the tensors starting with `prefix`, with the prefix removed (e.g. "param."), in
+    /// file order.
     public func names(withPrefix prefix: String) -> [String] {
         file.names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
-    /// Compares `actual` with the reference tensor `tensorName` under its README tolerance
-    /// (or `atol` when given).
-    public func compare(_ actual: Tensor, with tensorName: String, atol: Float? = nil) throws -> Comparison {
-        let reference = try file.floats(tensorName)
-        let shape = try file.entry(tensorName).shape
-        return Comparison(
-            label: "\(name):\(tensorName)", actual: actual.scalars, actualShape: actual.shape,
-            reference: reference, referenceShape: shape, atol: atol ?? self.atol(tensorName))
+    /// Runs `body`, turning a reader error into one that names this fixture and the tensor.
+    private func wrap<T>(_ tensorName: String, _ body: () throws -> T) throws -> T {
+        guard file.contains(tensorName) else {
+            throw FixtureError.missingTensor(fixture: name, path: file.path, tensor: tensorName)
+        }
+        do { return try body() } catch {
+            throw FixtureError.unreadable(path: file.path, reason: "tensor \(tensorName): \(error)")
+        }
     }
 }
 
-/// The outcome of an elementwise comparison, printing the first mismatches and the worst error.
-public struct Comparison: CustomStringConvertible {
-    public let label: String
-    public let passed: Bool
-    public let maxDifference: Float
-    public let atol: Float
-    public let mismatches: [(index: Int, actual: Float, reference: Float)]
-    public let shapeProblem: String?
-
-    public init(label: String, actual: [Float], actualShape: [Int], reference: [Float], referenceShape: [Int],
-                atol: Float, perElementTolerance: [Float]? = nil) {
-        self.label = label
-        self.atol = atol
-        if actual.count != reference.count || actualShape.reduce(1, *) != referenceShape.reduce(1, *) {
-            shapeProblem = "shape \(actualShape) vs reference \(referenceShape)"
-            passed = false; maxDifference = .infinity; mismatches = []
-            return
-        }
-        shapeProblem = nil
-        var worst: Float = 0
-        var bad: [(Int, Float, Float)] = []
-        for i in 0..<actual.count {
-            let d = abs(actual[i] - reference[i])
-            let tolerance = perElementTolerance?[i] ?? atol
-            if !(d <= tolerance) {
-                if bad.count < 5 { bad.append((i, actual[i], reference[i])) }
-            }
-            if d > worst || d.isNaN { worst = d.isNaN ? .nan : d }
-        }
-        maxDifference = worst
-        mismatches = bad
-        passed = bad.isEmpty && !worst.isNaN
-    }
+/// Why a fixture could not be used; every case names the file.
+public enum FixtureError: Error, CustomStringConvertible {
+    case missing(path: String, root: String)
+    case unreadable(path: String, reason: String)
+    case missingTensor(fixture: String, path: String, tensor: String)
+    case badMetadata(fixture: String, key: String, problem: String)
 
     public var description: String {
-        if let shapeProblem { return "\(label): \(shapeProblem)" }
-        let first = mismatches.map { "[\($0.index)] \($0.actual) vs \($0.reference)" }.joined(separator: ", ")
-        return "\(label): max |diff| \(maxDifference) (atol \(atol))" + (passed ? "" : "; first mismatches: \(first)")
+        switch self {
+        case .missing(let path, let root): "fixture file not found: \(path) (fixtures from \(root))"
+        case .unreadable(let path, let reason): "fixture file \(path) is unreadable: \(reason)"
+        case .missingTensor(let fixture, let path, let tensor): "\(fixture): no tensor `\(tensor)` in \(path)"
+        case .badMetadata(let fixture, let key, let problem): "\(fixture): metadata `\(key)` \(problem)"
+        }
     }
 }

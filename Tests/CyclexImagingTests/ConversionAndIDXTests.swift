@@ -120,19 +120,4 @@ struct IDXTests {
         _ = expectImageError(["train-images-idx3-ubyte", "no such file"]) { _ = try LabeledImageSet.mnist(directory: folder.url) }
         #expect(try IDXArray(contentsOf: try folder.write(gz, to: "ok.gz")).dimensions == [3, 2, 2])
     }
-
-    static var hasMNIST: Bool {
-        FileManager.default.fileExists(atPath: Fixture.datasetsRoot.appendingPathComponent("mnist/train-images.idx3-ubyte.gz").path)
-    }
-
-    @Test("Real MNIST (../shared/datasets/mnist): 70,000 images, the 35 % prefix", .enabled(if: hasMNIST, "../shared/datasets/mnist not found"))
-    func realMNIST() throws {
-        let mnist = try LabeledImageSet.mnist(directory: Fixture.datasetsRoot.appendingPathComponent("mnist"))
-        #expect(mnist.count == 70_000 && mnist.height == 28 && mnist.width == 28)
-        #expect(Array(mnist.labels.prefix(5)) == [5, 0, 4, 1, 9])  // the well-known first MNIST labels
-        #expect(mnist.prefix(fraction: 0.35).count == 24_500)
-        let sevens = mnist.selecting(classes: [7])
-        #expect(sevens.count == 7_293)  // 6,265 train + 1,028 test
-        #expect(mnist.batch([0, 1]).shape == [2, 1, 32, 32])
-    }
 }

@@ -1,74 +1,51 @@
 import CyclexEngine
 import CyclexImaging
-import CyclexTestSupport
 import Foundation
 import Testing
 
-/// Real data from `../shared/datasets` and the project's own `datasets/` builds (skipped when absent).
-@Suite("Real data sets")
+/// A CycleGAN data folder of the usual shape (trainA/ trainB/ testA/ testB/ with JPEGs, some of
+/// them gray, as in horse2zebra), written by the test itself so nothing outside the repository
+/// is needed.
+@Suite("Data set folders written by the test")
 struct RealDataTests {
-    static let horse2zebraRoot = Fixture.datasetsRoot.appendingPathComponent("horse2zebra")
-    static let emojiRoot = Fixture.projectRoot.appendingPathComponent("datasets/emoji")
-    static let fashionRoot = Fixture.projectRoot.appendingPathComponent("datasets/fashion-mnist")
-    static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
-    static var benchmarkRequested: Bool { ProcessInfo.processInfo.environment["CYCLEX_IMAGING_BENCH"] == "1" }
+    /// Writes `count` JPEGs of `size` into `folder/name`, the ones at `grayAt` as 8-bit gray.
+    static func writeJPEGs(_ folder: TemporaryFolder, _ name: String, count: Int, size: Int, grayAt: Set<Int>) throws {
+        try folder.makeFolder(name)
+        for i in 0..<count {
+            let image = smoothImage(width: size, height: size, channels: grayAt.contains(i) ? 1 : 3, seed: i)
+            try image.write(to: folder.file("\(name)/\(String(format: "n%04d", i)).jpg"), format: .jpeg(quality: 90))
+        }
+    }
 
-    @Test("horse2zebra: every JPEG decodes; 7 trainB images are gray", .enabled(if: exists(horse2zebraRoot), "../shared/datasets/horse2zebra not found"))
-    func horse2zebra() throws {
-        let dataset = try UnpairedDataset(root: Self.horse2zebraRoot)
-        #expect(dataset.domainA.count == 1067 && dataset.domainB.count == 1334)
+    @Test("CycleGAN folder of JPEGs: every file decodes at its size; gray JPEGs stay gray; pairs by name")
+    func jpegDataset() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (countA, countB, side) = (7, 9, 48)
+        let grayB: Set<Int> = [2, 5, 8]
+        try Self.writeJPEGs(folder, "trainA", count: countA, size: side, grayAt: [])
+        try Self.writeJPEGs(folder, "trainB", count: countB, size: side, grayAt: grayB)
+        try Self.writeJPEGs(folder, "testA", count: 3, size: side, grayAt: [])
+        try Self.writeJPEGs(folder, "testB", count: 3, size: side, grayAt: [1])
+
+        let train = try UnpairedDataset(root: folder.url)
+        #expect(train.domainA.count == countA && train.domainB.count == countB)
         var gray = 0
-        for url in dataset.domainB.files {
+        for url in train.domainA.files + train.domainB.files {
             let image = try Image(contentsOf: url)
-            #expect(image.width == 256 && image.height == 256)
+            #expect(image.width == side && image.height == side, "\(url.lastPathComponent)")
             if image.channels == 1 { gray += 1 }
         }
-        #expect(gray == 7)
-    }
+        #expect(gray == grayB.count)
 
-    @Test("emoji pairs built by datasets/build-emoji.sh load as a CycleGAN data set", .enabled(if: exists(emojiRoot), "datasets/emoji not built"))
-    func emojiPairs() throws {
-        let train = try UnpairedDataset(root: Self.emojiRoot), test = try UnpairedDataset(root: Self.emojiRoot, phase: "test")
-        #expect(train.domainA.files.map(\.lastPathComponent) == train.domainB.files.map(\.lastPathComponent))
-        #expect(test.domainA.count == test.domainB.count && test.domainA.count > 0)
-        let image = try Image(contentsOf: train.domainA.files[0])
-        #expect(image.size == ImageSize(square: 64) && image.channels == 3)
-    }
-
-    @Test("Fashion-MNIST linked by datasets/build-fashion-mnist.sh", .enabled(if: exists(fashionRoot.appendingPathComponent("train-images-idx3-ubyte.gz")), "datasets/fashion-mnist not linked"))
-    func fashionMNIST() throws {
-        let set = try LabeledImageSet.mnist(directory: Self.fashionRoot)
-        #expect(set.count == 70_000 && set.height == 28)
-        #expect(Set(set.labels) == Set(0...9))
-    }
-
-    /// Throughput, printed and never asserted (run with CYCLEX_IMAGING_BENCH=1 in a release build).
-    @Test("decode throughput on horse2zebra", .enabled(if: exists(horse2zebraRoot) && benchmarkRequested, "set CYCLEX_IMAGING_BENCH=1 (release build)"))
-    func throughput() throws {
-        let dataset = try UnpairedDataset(root: Self.horse2zebraRoot)
-        let files = dataset.domainA.files + dataset.domainB.files
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
-        _ = try Image(contentsOf: files[0])  // warm the page cache for the first file
-        let decode = try seconds { for url in files { _ = try Image(contentsOf: url) } }
-        let options = Preprocessing(mode: .resizeAndCrop, size: 256)
+        let test = try UnpairedDataset(root: folder.url, phase: "test")
+        #expect(test.domainA.files.map(\.lastPathComponent) == test.domainB.files.map(\.lastPathComponent))
+        // Gray images enter training as three equal channels.
+        let options = Preprocessing(mode: .resizeAndCrop, size: 32)
         var generator = RandomGenerator(seed: 1)
-        let pipeline = try seconds { for url in files { _ = try options.load(url, using: &generator) } }
-        let plan = dataset.epochPlan(using: &generator)
-        var batches = 0
-        let loaderTime = seconds {
-            let loader = UnpairedLoader(dataset: dataset, plan: plan, preprocessing: options, workers: 1)
-            while loader.next() != nil { batches += 1 }
-        }
-        print(String(format: "horse2zebra decode: %d JPEGs in %.2f s = %.0f images/s (%.2f ms each)",
-                     files.count, decode, Double(files.count) / decode, 1000 * decode / Double(files.count)))
-        print(String(format: "decode + resize 286 bicubic + crop 256 + flip + [-1,1] CHW: %.0f images/s",
-                     Double(files.count) / pipeline))
-        print(String(format: "UnpairedLoader, 1 background worker: %d A/B pairs in %.2f s = %.0f pairs/s",
-                     batches, loaderTime, Double(batches) / loaderTime))
-        #expect(batches == plan.count)
+        let (scalars, size) = try options.load(test.domainB.files[1], using: &generator)
+        #expect(size == ImageSize(square: 32) && scalars.count == 3 * 32 * 32)
+        let plane = 32 * 32
+        #expect(Array(scalars[0..<plane]) == Array(scalars[plane..<(2 * plane)]))
     }
 }

@@ -5,107 +5,139 @@ import Foundation
 import Testing
 
 /// Adam, gradient clipping, learning-rate schedules and the explanation gradient rules against
-/// the PyTorch fixtures in `optim/` and `explain/gradient_rules`.
+/// the PyTorch fixtures in `optim/` and `explain/gradient_rules`. Cases, parameter names, step
+/// counts and hyper-parameters come from each file's metadata and tensor list.
 ///
 /// The second-moment checks are what caught Adam forming 1 − β2 in Float (1.3e-5 relatively off);
 /// the betas are doubles now, as in PyTorch.
-@Suite(.enabled(if: Fixture.isAvailable, Comment(rawValue: Fixture.skipMessage)))
 struct OptimizerFixtureTests {
-    func expectMatch(_ f: Fixture, _ actual: Tensor, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let c = try f.compare(actual, with: name)
-        #expect(c.passed, "\(c)", sourceLocation: sourceLocation)
+    /// The Adam file's parameter names (`config.shapes`) and the number of consecutive steps stored
+    /// for `caseName` (`<case>.grad<k>.<name>`, k = 1, 2, ...).
+    func adamLayout(_ f: Fixture, _ caseName: String) throws -> (names: [String], steps: Int) {
+        let names = try f.config["shapes"].keys()
+        var steps = 0
+        while f.contains("\(caseName).grad\(steps + 1).\(names[0])") { steps += 1 }
+        #expect(steps >= 2, "\(caseName): at least two consecutive steps")
+        return (names, steps)
     }
 
-    @Test(arguments: ["b0999_wd0", "b0999_wd1e-5", "b099_wd0", "b099_wd1e-5"])
-    func adam(caseName: String) throws {
-        let f = try #require(try Fixture.load("optim/adam"))
-        let cfg = try #require((f.config["cases"] as? [String: [String: Any]])?[caseName])
-        let betas = try #require(cfg["betas"] as? [Double])
-        let weightDecay = try #require((cfg["weight_decay"] as? NSNumber)?.floatValue)
-        let lr = try #require((f.config["lr"] as? NSNumber)?.floatValue)
-        let eps = try #require((f.config["eps"] as? NSNumber)?.floatValue)
-        #expect(lr == 2e-4 && eps == 1e-8)
-
-        let names = ["w", "b", "m"]
-        let params = try names.map { try f.tensor("\(caseName).param.\($0)", requiresGradient: true) }
-        let adam = Adam(parameters: params, learningRate: lr, beta1: betas[0], beta2: betas[1],
-                        epsilon: eps, weightDecay: weightDecay)
-        for step in 1...3 {
-            for (name, p) in zip(names, params) { p.gradient = try f.tensor("\(caseName).grad\(step).\(name)") }
-            adam.step()
-            for (i, name) in names.enumerated() {
-                try expectMatch(f, params[i], "\(caseName).after\(step).\(name)")
-                try expectMatch(f, adam.firstMoments[i], "\(caseName).exp_avg\(step).\(name)")
-                try expectMatch(f, adam.secondMoments[i], "\(caseName).exp_avg_sq\(step).\(name)")
+    @Test func adam() throws {
+        let f = try Fixture.load("optim/adam")
+        let lr = try f.config["lr"].float(), eps = try f.config["eps"].float()
+        let cases = try f.config["cases"].entries()
+        #expect(!cases.isEmpty)
+        for (caseName, cfg) in cases {
+            let betas = try cfg["betas"].doubles()
+            let (names, steps) = try adamLayout(f, caseName)
+            let params = try names.map { try f.tensor("\(caseName).param.\($0)", requiresGradient: true) }
+            for (name, p) in zip(names, params) { #expect(p.shape == (try f.config["shapes"][name].ints())) }
+            let optimizer = Adam(parameters: params, learningRate: lr, beta1: betas[0], beta2: betas[1],
+                                 epsilon: eps, weightDecay: try cfg["weight_decay"].float())
+            for step in 1...steps {
+                for (name, p) in zip(names, params) { p.gradient = try f.tensor("\(caseName).grad\(step).\(name)") }
+                optimizer.step()
+                for (i, name) in names.enumerated() {
+                    try f.expectMatch(params[i], "\(caseName).after\(step).\(name)")
+                    try f.expectMatch(optimizer.firstMoments[i], "\(caseName).exp_avg\(step).\(name)")
+                    try f.expectMatch(optimizer.secondMoments[i], "\(caseName).exp_avg_sq\(step).\(name)")
+                }
+                #expect(optimizer.steps == Array(repeating: step, count: names.count))
             }
-            #expect(adam.steps == [step, step, step])
         }
     }
 
+    /// A parameter without a gradient is neither moved nor counted; the others step as usual.
     @Test func adamSkipsParametersWithoutGradient() throws {
-        let f = try #require(try Fixture.load("optim/adam"))
-        let w = try f.tensor("b0999_wd0.param.w", requiresGradient: true)
-        let frozen = try f.tensor("b0999_wd0.param.b", requiresGradient: true)
+        let f = try Fixture.load("optim/adam")
+        let (caseName, cfg) = try #require(try f.config["cases"].entries().first)
+        let (names, _) = try adamLayout(f, caseName)
+        let betas = try cfg["betas"].doubles()
+        let moving = try f.tensor("\(caseName).param.\(names[0])", requiresGradient: true)
+        let frozen = try f.tensor("\(caseName).param.\(names[1])", requiresGradient: true)
         let before = frozen.scalars
-        let adam = Adam(parameters: [w, frozen], learningRate: 2e-4, beta1: 0.5)
-        w.gradient = try f.tensor("b0999_wd0.grad1.w")
-        adam.step()
+        let optimizer = Adam(parameters: [moving, frozen], learningRate: try f.config["lr"].float(), beta1: betas[0],
+                             beta2: betas[1], epsilon: try f.config["eps"].float(),
+                             weightDecay: try cfg["weight_decay"].float())
+        moving.gradient = try f.tensor("\(caseName).grad1.\(names[0])")
+        optimizer.step()
         #expect(frozen.scalars == before)
-        #expect(adam.steps == [1, 0])
-        try expectMatch(f, w, "b0999_wd0.after1.w")
+        #expect(optimizer.steps == [1, 0])
+        try f.expectMatch(moving, "\(caseName).after1.\(names[0])")
     }
 
-    @Test(arguments: ["active", "inactive"])
-    func clipGradNorm(caseName: String) throws {
-        let f = try #require(try Fixture.load("optim/clip_grad_norm"))
-        let maxNorm = try #require((f.config["max_norm"] as? NSNumber)?.floatValue)
-        let names = ["a", "b", "c"]
-        let params = try names.map { name -> Tensor in
-            let g = try f.tensor("\(caseName).grad.\(name)")
-            let p = Tensor(zeros: g.shape, requiresGradient: true)
-            p.gradient = g
-            return p
-        }
-        let (total, coefficient) = clipGradientNorm(params, maxNorm: maxNorm)
-        try expectMatch(f, Tensor(total), "\(caseName).total_norm")
-        try expectMatch(f, Tensor(coefficient), "\(caseName).clip_coef")
-        #expect(caseName == "active" ? total > maxNorm && coefficient < 1 : total < maxNorm && coefficient == 1)
-        for (name, p) in zip(names, params) {
-            try expectMatch(f, try #require(p.gradient), "\(caseName).clipped.\(name)")
+    @Test func clipGradNorm() throws {
+        let f = try Fixture.load("optim/clip_grad_norm")
+        let maxNorm = try f.config["max_norm"].float()
+        let cases = f.names(withPrefix: "").filter { $0.hasSuffix(".total_norm") }.map { String($0.dropLast(11)) }
+        #expect(!cases.isEmpty)
+        for caseName in cases {
+            let names = f.names(withPrefix: "\(caseName).grad.")
+            let params = try names.map { name -> Tensor in
+                let g = try f.tensor("\(caseName).grad.\(name)")
+                let p = Tensor(zeros: g.shape, requiresGradient: true)
+                p.gradient = g
+                return p
+            }
+            let (total, coefficient) = clipGradientNorm(params, maxNorm: maxNorm)
+            try f.expectMatch(total, "\(caseName).total_norm")
+            try f.expectMatch(coefficient, "\(caseName).clip_coef")
+            #expect(total > maxNorm ? coefficient < 1 : coefficient == 1, "\(caseName)")
+            for (name, p) in zip(names, params) {
+                try f.expectMatch(try #require(p.gradient), "\(caseName).clipped.\(name)")
+            }
         }
     }
 
     @Test func learningRateSchedules() throws {
-        let f = try #require(try Fixture.load("optim/lr_schedules"))
-        let lr = try #require((f.config["lr"] as? NSNumber)?.floatValue)
-        let junyanz = try #require(f.config["junyanz"] as? [String: Any])
-        let (n, decay) = (try #require(junyanz["n_epochs"] as? Int), try #require(junyanz["n_epochs_decay"] as? Int))
-        let xai = try #require(f.config["xai_v0"] as? [String: Any])
-        let mask = try #require(f.config["mask_cgan"] as? [String: Any])
-        let schedules: [(String, LearningRateSchedule)] = [
-            ("junyanz_end", .junyanzEnd(constantEpochs: n, decayEpochs: decay)),
-            ("junyanz_start", .junyanzStart(constantEpochs: n, decayEpochs: decay)),
-            ("xai_v0", .decayAfter(decayStart: xai["decay_epoch"] as! Int, totalEpochs: xai["epochs"] as! Int)),
-            ("mask_cgan", .decayAfter(decayStart: mask["decay_epoch"] as! Int, totalEpochs: mask["epochs"] as! Int)),
+        let f = try Fixture.load("optim/lr_schedules")
+        let lr = try f.config["lr"].float()
+        let junyanz = f.config["junyanz"]
+        let (n, decay) = (try junyanz["n_epochs"].int(), try junyanz["n_epochs_decay"].int())
+        let xai = f.config["xai_v0"], mask = f.config["mask_cgan"]
+        let schedules: [String: LearningRateSchedule] = [
+            "junyanz_end": .junyanzEnd(constantEpochs: n, decayEpochs: decay),
+            "junyanz_start": .junyanzStart(constantEpochs: n, decayEpochs: decay),
+            "xai_v0": .decayAfter(decayStart: try xai["decay_epoch"].int(), totalEpochs: try xai["epochs"].int()),
+            "mask_cgan": .decayAfter(decayStart: try mask["decay_epoch"].int(), totalEpochs: try mask["epochs"].int()),
         ]
+        let inFile = Set(f.names(withPrefix: "").filter { $0.hasSuffix(".factor") }.map { String($0.dropLast(7)) })
+        #expect(inFile == Set(schedules.keys), "schedules in the file")
         for (name, schedule) in schedules {
             let epochs = try f.int64s("\(name).epoch").map(Int.init)
             #expect(epochs == Array(1...epochs.count), "\(name) epochs")
             let factors = epochs.map { schedule.factor(epoch: $0) }
-            try expectMatch(f, Tensor(shape: [factors.count], scalars: factors), "\(name).factor")
-            try expectMatch(f, Tensor(shape: [factors.count], scalars: factors.map { lr * $0 }), "\(name).lr")
+            try f.expectMatch(Tensor(shape: [factors.count], scalars: factors), "\(name).factor")
+            try f.expectMatch(Tensor(shape: [factors.count], scalars: factors.map { lr * $0 }), "\(name).lr")
         }
         #expect(LearningRateSchedule.constant.factor(epoch: 1000) == 1)
     }
 
-    @Test(arguments: ["dense", "conv"], ["plain", "xai_cyclegan", "xaigan", "logicgan"])
-    func gradientRules(layer: String, rule: String) throws {
-        let f = try #require(try Fixture.load("explain/gradient_rules"))
+    /// Each layer (`dense`, `conv` in `config`) with each rule whose gradients the file holds.
+    @Test func gradientRules() throws {
+        let f = try Fixture.load("explain/gradient_rules")
+        let layers = try f.config.keys()
+        #expect(!layers.isEmpty)
+        for layer in layers {
+            let rules = f.names(withPrefix: "\(layer).").filter { $0.hasSuffix(".grad_pre") }.map { String($0.dropLast(9)) }
+            #expect(!rules.isEmpty, "\(layer): no rules")
+            for rule in rules { try checkGradientRule(f, layer: layer, rule: rule) }
+        }
+    }
+
+    func checkGradientRule(_ f: Fixture, layer: String, rule: String) throws {
         let h = try f.tensor("\(layer).h", requiresGradient: true)
         let weight = try f.tensor("\(layer).weight", requiresGradient: true)
         let bias = try f.tensor("\(layer).bias", requiresGradient: true)
         let e = try f.tensor("\(layer).E"), m = try f.tensor("\(layer).M")
-        let pre = layer == "dense" ? h.linear(weight: weight, bias: bias) : h.conv2d(weight: weight, bias: bias, padding: 1)
+        let pre: Tensor
+        switch layer {
+        case "dense":
+            // The P outputs are the pixels of an image; the file stores pre and y in image shape.
+            let image = try f.config[layer]["image"].ints()
+            pre = h.linear(weight: weight, bias: bias).reshaped(to: [h.shape[0]] + image)
+        case "conv": pre = h.conv2d(weight: weight, bias: bias, padding: (weight.shape[2] - 1) / 2)  // "same" size
+        default: Issue.record("unknown layer \(layer)"); return
+        }
         var captured: Tensor?
         pre.registerGradientHook { g in
             captured = g
@@ -116,15 +148,15 @@ struct OptimizerFixtureTests {
         case "xai_cyclegan": y = pre.tanh(gradientRule: GradientRules.xaiCycleGAN(explanation: e))
         case "xaigan": y = pre.tanh(gradientRule: GradientRules.xaiGAN(mask: m))
         case "logicgan": y = pre.tanh(gradientRule: GradientRules.logicGAN(mask: m))
-        default: y = pre.tanh()
+        case "plain": y = pre.tanh()
+        default: Issue.record("unknown rule \(rule)"); return
         }
-        try expectMatch(f, pre, "\(layer).pre")
-        try expectMatch(f, y, "\(layer).y")
-        // Dense: y is [3, 16], grad_y has the image shape [3, 1, 4, 4].
-        y.backward(seed: try f.tensor("\(layer).grad_y").reshaped(to: y.shape))
-        try expectMatch(f, try #require(captured, "hook on pre did not fire"), "\(layer).\(rule).grad_pre")
-        try expectMatch(f, try #require(weight.gradient), "\(layer).\(rule).grad_weight")
-        try expectMatch(f, try #require(bias.gradient), "\(layer).\(rule).grad_bias")
-        try expectMatch(f, try #require(h.gradient), "\(layer).\(rule).grad_h")
+        try f.expectMatch(pre, "\(layer).pre")
+        try f.expectMatch(y, "\(layer).y")
+        y.backward(seed: try f.tensor("\(layer).grad_y"))
+        try f.expectMatch(try #require(captured, "hook on pre did not fire"), "\(layer).\(rule).grad_pre")
+        try f.expectMatch(try #require(weight.gradient), "\(layer).\(rule).grad_weight")
+        try f.expectMatch(try #require(bias.gradient), "\(layer).\(rule).grad_bias")
+        try f.expectMatch(try #require(h.gradient), "\(layer).\(rule).grad_h")
     }
 }

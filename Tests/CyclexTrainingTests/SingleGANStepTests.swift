@@ -6,66 +6,74 @@ import CyclexTraining
 import Testing
 
 /// One xAI-GAN and one LogicGAN training step against `fixtures/steps` (SPEC §4.3, §5.2–5.3).
-@Suite(.enabled(if: Fixture.isAvailable, Comment(rawValue: Fixture.skipMessage)))
+/// Network widths, image shape, batch size and optimiser settings come from the file.
 struct SingleGANStepTests {
-    func expectClose(_ f: Fixture, _ t: Tensor, _ name: String) throws {
-        let c = try f.compare(t, with: name)
-        #expect(c.passed, "\(c)")
-    }
-
-    func model(_ f: Fixture, method: SingleGANModel.Method, image: [Int]) throws -> SingleGANModel {
+    func model(_ f: Fixture, method: SingleGANModel.Method) throws -> SingleGANModel {
         var g = RandomGenerator(seed: 1)
-        let generator = DenseGenerator(noiseSize: 100, hidden: [32, 64, 96], imageShape: image, using: &g)
-        let discriminator = DenseDiscriminator(imageShape: image, hidden: [96, 64, 32], using: &g)
+        let c = f.config
+        let image = Array(try f.shape("real").dropFirst())
+        let generator = DenseGenerator(noiseSize: try c["DenseGenerator"]["nz"].int(),
+                                       hidden: try c["DenseGenerator"]["hidden"].ints(), imageShape: image, using: &g)
+        let discriminator = DenseDiscriminator(imageShape: image, hidden: try c["DenseDiscriminator"]["hidden"].ints(),
+                                               using: &g)
+        #expect(try c["DenseDiscriminator"]["dropout"].string() == "disabled")
         discriminator.isTraining = false  // the fixtures disable dropout
         try generator.load { try f.tensor("before.G.\($0)") }
         try discriminator.load { try f.tensor("before.D.\($0)") }
-        return SingleGANModel(method: method, generator: generator, discriminator: discriminator)
+        let m = SingleGANModel(method: method, generator: generator, discriminator: discriminator,
+                               learningRate: try c["adam"]["lr"].float())
+        let betas = try c["adam"]["betas"].doubles()
+        for optimizer in [m.optimizerG, m.optimizerD] {
+            (optimizer.beta1, optimizer.beta2) = (betas[0], betas[1])
+            optimizer.epsilon = try c["adam"]["eps"].float()
+            optimizer.weightDecay = try c["adam"]["weight_decay"].float()
+        }
+        m.maximumGradientNorm = try c["max_norm"].float()
+        return m
     }
 
     func check(_ f: Fixture, _ m: SingleGANModel, _ report: StepReport) throws {
-        for name in ["fake_D", "pred_real", "pred_fake", "fake_G", "pred_G", "M"] {
-            try expectClose(f, try #require(report.tensors[name], "\(name) missing"), name)
+        for name in ["fake_D", "fake_G", "M"] {
+            try f.expectMatch(try #require(report.tensors[name], "\(name) missing"), name)
+        }
+        // The discriminator gives [N, 1]; the reference flattens its predictions to [N] for BCE.
+        for name in ["pred_real", "pred_fake", "pred_G"] {
+            let prediction = try #require(report.tensors[name], "\(name) missing")
+            try f.expectMatch(prediction.reshaped(to: [prediction.count]), name)
         }
         for (mine, theirs) in [("D_real", "loss_D_real"), ("D_fake", "loss_D_fake"), ("G", "loss_G")] {
-            try expectClose(f, Tensor(try #require(report[loss: mine])), theirs)
+            try f.expectMatch(try #require(report[loss: mine]), theirs)
         }
-        if f.contains("loss_D") { try expectClose(f, Tensor(try #require(report[loss: "D"])), "loss_D") }
+        if f.contains("loss_D") { try f.expectMatch(try #require(report[loss: "D"]), "loss_D") }
         for name in ["total_norm", "clip_coef"] {
-            try expectClose(f, Tensor(try #require(report[diagnostic: name])), name)
+            try f.expectMatch(try #require(report[diagnostic: name]), name)
         }
-        let check = try #require(f.config["adam_check"] as? [String: [String: Double]])
         for (prefix, module) in [("D", m.discriminator as any Module), ("G", m.generator as any Module)] {
-            let (lr, tau) = (Float(check[prefix]!["lr"]!), Float(check[prefix]!["tau"]!))
             for (name, p) in module.namedParameters {
-                try expectClose(f, try #require(p.gradient), "grad.\(prefix).\(name)")
+                try f.expectMatch(try #require(p.gradient), "grad.\(prefix).\(name)")
                 if prefix == "G" {
-                    try expectClose(f, try #require(report.tensors["grad_unclipped.\(name)"]), "grad_unclipped.G.\(name)")
+                    try f.expectMatch(try #require(report.tensors["grad_unclipped.\(name)"]), "grad_unclipped.G.\(name)")
                 }
-                let gradRef = try f.floats("grad.\(prefix).\(name)").values
-                let after = try f.floats("after.\(prefix).\(name)")
-                let c = Comparison(label: "after.\(prefix).\(name)", actual: p.scalars, actualShape: p.shape,
-                                   reference: after.values, referenceShape: after.shape, atol: 1e-5,
-                                   perElementTolerance: gradRef.map { abs($0) >= tau ? 1e-5 : 2.05 * lr })
-                #expect(c.passed, "\(c)")
+                try f.expectMatch(p, "after.\(prefix).\(name)")
             }
         }
     }
 
     @Test func xaiGANStep() throws {
-        let f = try #require(try Fixture.load("steps/xaigan_step"))
-        let m = try model(f, method: .xaiGAN, image: [1, 32, 32])
+        let f = try Fixture.load("steps/xaigan_step")
+        let m = try model(f, method: .xaiGAN)
         let report = try m.trainStep(real: try f.tensor("real"), noiseForD: try f.tensor("z_D"),
                                      noiseForG: try f.tensor("z_G"), explain: true)
-        try expectClose(f, try #require(report.tensors["attributions"]), "saliency")
-        let rejected = (0..<8).map { UInt8(report[diagnostic: "rejected.\($0)"] ?? -1) }
-        #expect(rejected == (try f.uint8("explained").values))
+        try f.expectMatch(try #require(report.tensors["attributions"]), "saliency")
+        let batch = try f.shape("real")[0]
+        let rejected = (0..<batch).map { Int(report[diagnostic: "rejected.\($0)"] ?? -1) }
+        try f.expectMatch(rejected, shape: [batch], "explained")
         try check(f, m, report)
     }
 
     @Test func logicGANStep() throws {
-        let f = try #require(try Fixture.load("steps/logicgan_step"))
-        let m = try model(f, method: .logicGAN, image: [1, 28, 28])
+        let f = try Fixture.load("steps/logicgan_step")
+        let m = try model(f, method: .logicGAN)
         let report = try m.trainStep(real: try f.tensor("real"), noiseForD: try f.tensor("z_D"),
                                      noiseForG: try f.tensor("z_G"), explain: true,
                                      attributions: try f.tensor("shap_values"))
