@@ -26,7 +26,7 @@ public struct Tolerance: CustomStringConvertible, Sendable {
     }
 
     func bound(_ i: Int, reference: Double) -> Double {
-        (perElement?[i] ?? absolute) + relative * Swift.abs(reference)
+        (perElement?[i] ?? absolute) + (relative == 0 ? 0 : relative * Swift.abs(reference))
     }
 
     public var description: String {
@@ -93,7 +93,7 @@ public struct Comparison: CustomStringConvertible {
             let (a, r) = (actual[i], reference[i])
             let difference = a == r ? 0 : Swift.abs(a - r)  // equal infinities differ by 0, not NaN
             let allowed = tolerance.bound(i, reference: r)
-            if !(difference <= allowed) {
+            if a != r && !(difference <= allowed) {
                 bad += 1
                 if first.count < Self.reported {
                     first.append(Mismatch(index: Self.index(i, in: referenceShape), actual: a, reference: r, allowed: allowed))

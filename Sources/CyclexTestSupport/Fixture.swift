@@ -13,11 +13,12 @@ public struct Fixture {
     public static let projectRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The committed set inside the repository.
-    public static let defaultRoot = projectRoot.appendingPathComponent("Tests/Fixtures/golden")
+    /// The shared set beside the repository, used until the committed set `Tests/Fixtures/golden`
+    /// is in the repository.
+    public static let defaultRoot = projectRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
 
     /// `$CYCLEX_FIXTURES` when set (relative paths are taken from the current directory), else
-    /// `Tests/Fixtures/golden`.
+    /// `defaultRoot`.
     public static let root: URL = {
         guard let custom = ProcessInfo.processInfo.environment["CYCLEX_FIXTURES"], !custom.isEmpty else {
             return defaultRoot
@@ -44,6 +45,11 @@ public struct Fixture {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FixtureError.missing(path: url.path, root: rootDescription)
         }
+        return try load(contentsOf: url, name: name)
+    }
+
+    /// Opens a fixture file at an explicit location.
+    public static func load(contentsOf url: URL, name: String) throws -> Fixture {
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(contentsOf: url) } catch {
             throw FixtureError.unreadable(path: url.path, reason: "\(error)")

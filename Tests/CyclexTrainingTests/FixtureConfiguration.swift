@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 import CyclexTestSupport
@@ -59,8 +60,9 @@ extension ModelConfiguration {
         return (b[0], b[1])
     }
 
-    /// "empty (capacity 50)" → 50.
+    /// `{"capacity": 50, ...}` or "empty (capacity 50)" → 50.
     static func poolCapacity(_ value: FixtureValue) throws -> Int {
+        if value["capacity"].exists { return try value["capacity"].int() }
         let text = try value.string()
         guard let range = text.range(of: #"capacity (\d+)"#, options: .regularExpression),
               let n = Int(text[range].dropFirst("capacity ".count))
