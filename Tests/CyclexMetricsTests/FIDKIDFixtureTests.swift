@@ -3,8 +3,8 @@ import CyclexTestSupport
 import Foundation
 import Testing
 
-/// FID and KID against `metrics/fid_kid` (numpy/scipy float64); shapes and subsets from the file.
-@Suite(.enabled(if: Fixture.isAvailable, Comment(rawValue: Fixture.skipMessage)))
+/// FID and KID against `metrics/fid_kid` (numpy/scipy float64); shapes and subsets from the file,
+/// tolerances from its `atol` (the `metric` rule).
 struct FIDKIDFixtureTests {
     func features(_ fixture: Fixture, _ name: String) throws -> FeatureMatrix {
         let (shape, values) = try fixture.floats(name)
@@ -12,60 +12,43 @@ struct FIDKIDFixtureTests {
     }
 
     func indexRows(_ fixture: Fixture, _ name: String) throws -> [[Int]] {
-        let shape = try fixture.file.entry(name).shape
-        let flat = try fixture.file.int64s(name).map(Int.init)
+        let shape = try fixture.shape(name)
+        let flat = try fixture.int64s(name).map(Int.init)
         return (0..<shape[0]).map { Array(flat[($0 * shape[1])..<(($0 + 1) * shape[1])]) }
     }
 
-    func expectClose(_ value: Double, _ fixture: Fixture, _ name: String, index: Int? = nil,
-                     sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let reference = try fixture.file.doubles(name)[index ?? 0]
-        let atol = Double(fixture.atol(name))
-        #expect(atol > 0, "no tolerance for \(name)", sourceLocation: sourceLocation)
-        #expect(abs(value - reference) <= atol, "\(name)[\(index ?? 0)]: \(value) vs \(reference) (atol \(atol))",
-                sourceLocation: sourceLocation)
-    }
-
     @Test func statisticsFIDAndBootstrapMatch() throws {
-        let fixture = try #require(try Fixture.load("metrics/fid_kid"))
+        let fixture = try Fixture.load("metrics/fid_kid")
         let a = try features(fixture, "features_a"), b = try features(fixture, "features_b")
         let sa = FeatureStatistics(a), sb = FeatureStatistics(b)
         for (stats, suffix) in [(sa, "a"), (sb, "b")] {
-            let mu = try fixture.file.doubles("mu_\(suffix)"), sigma = try fixture.file.doubles("sigma_\(suffix)")
-            let (muTol, sigmaTol) = (Double(fixture.atol("mu_\(suffix)")), Double(fixture.atol("sigma_\(suffix)")))
-            #expect(zip(stats.mean, mu).map { abs($0 - $1) }.max()! <= muTol)
-            #expect(zip(stats.covariance, sigma).map { abs($0 - $1) }.max()! <= sigmaTol)
+            try fixture.expectMatch(stats.mean, shape: [stats.dimension], "mu_\(suffix)")
+            try fixture.expectMatch(stats.covariance, shape: [stats.dimension, stats.dimension], "sigma_\(suffix)")
         }
-        try expectClose(try FrechetDistance.traceSquareRootOfProduct(sa.covariance, sb.covariance, size: sa.dimension),
-                        fixture, "trace_covmean")
-        try expectClose(try FrechetDistance.distance(sa, sb), fixture, "fid")
+        try fixture.expectMatch(try FrechetDistance.traceSquareRootOfProduct(sa.covariance, sb.covariance, size: sa.dimension),
+                                "trace_covmean")
+        try fixture.expectMatch(try FrechetDistance.distance(sa, sb), "fid")
         let (ra, rb) = (try indexRows(fixture, "bootstrap_a"), try indexRows(fixture, "bootstrap_b"))
-        var fids: [Double] = []
-        for r in ra.indices {
-            let fid = try FrechetDistance.distance(FeatureStatistics(a.selecting(rows: ra[r])), FeatureStatistics(b.selecting(rows: rb[r])))
-            try expectClose(fid, fixture, "fid_bootstrap", index: r)
-            fids.append(fid)
+        let fids = try ra.indices.map { r in
+            try FrechetDistance.distance(FeatureStatistics(a.selecting(rows: ra[r])), FeatureStatistics(b.selecting(rows: rb[r])))
         }
-        try expectClose(fids.reduce(0, +) / Double(fids.count), fixture, "fid_bootstrap_mean")
+        try fixture.expectMatch(fids, shape: [fids.count], "fid_bootstrap")
+        try fixture.expectMatch(fids.reduce(0, +) / Double(fids.count), "fid_bootstrap_mean")
     }
 
     @Test func kidSubsetsMeanAndStdMatch() throws {
-        let fixture = try #require(try Fixture.load("metrics/fid_kid"))
+        let fixture = try Fixture.load("metrics/fid_kid")
         let a = try features(fixture, "features_a"), b = try features(fixture, "features_b")
         let (ka, kb) = (try indexRows(fixture, "kid_subsets_a"), try indexRows(fixture, "kid_subsets_b"))
-        var values: [Double] = []
-        for s in ka.indices {
-            let v = KernelInceptionDistance.mmd2(a, rows: ka[s], b, rows: kb[s])
-            try expectClose(v, fixture, "kid_mmd2", index: s)
-            values.append(v)
-        }
+        let values = ka.indices.map { s in KernelInceptionDistance.mmd2(a, rows: ka[s], b, rows: kb[s]) }
+        try fixture.expectMatch(values, shape: [values.count], "kid_mmd2")
         let (mean, std) = KernelInceptionDistance.meanAndStd(values)
-        try expectClose(mean, fixture, "kid_mean")
-        try expectClose(std, fixture, "kid_std")
+        try fixture.expectMatch(mean, "kid_mean")
+        try fixture.expectMatch(std, "kid_std")
     }
 
     @Test func fidOfASetWithItselfIsZero() throws {
-        let fixture = try #require(try Fixture.load("metrics/fid_kid"))
+        let fixture = try Fixture.load("metrics/fid_kid")
         let a = try features(fixture, "features_a")
         let fid = try FrechetDistance.distance(FeatureStatistics(a), FeatureStatistics(a))
         #expect(abs(fid) <= 1e-6, "FID(X, X) = \(fid)")
