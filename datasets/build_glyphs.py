@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Builds cyclex's glyph data: the same letters drawn in two faces of one font family.
+
+A is DejaVu Sans (Book), B is DejaVu Sans Bold by default (both from Debian's fonts-dejavu-core);
+--face-a/--face-b pick other files (e.g. DejaVuSerif.ttf). Each image is one character, black on
+white, SIZE x SIZE RGB, drawn at the same pen position in both faces (horizontally centred on its
+advance width, vertically centred between ascender and descender, so the baseline is fixed), so
+every A image has its true B counterpart under the same file name (the codepoint in upper-case hex,
+e.g. 0041.png) and an unpaired model can be scored against it.
+
+Characters: letters and digits of Basic Latin, Latin-1, Latin Extended-A/B, Greek and Cyrillic
+that both faces have (a character drawn like the face's missing-glyph box is dropped).
+Output (CycleGAN layout): <out>/trainA, trainB, testA, testB. The split is deterministic: in
+ascending codepoint order, every 10th character (positions 9, 19, 29, ...) goes to test.
+Needs only python3-pil (PIL with FreeType).
+"""
+import argparse
+import os
+import sys
+
+from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+RANGES = [(0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x391, 0x3A9), (0x3B1, 0x3C9),
+          (0x410, 0x44F)]
+PRIVATE_USE = 0xF8FF  # not in DejaVu: draws the missing-glyph box
+
+
+def render(font, codepoint, size):
+    """One character, black on white, size x size RGB, pen at the centre ("mm" anchor)."""
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    ImageDraw.Draw(image).text((size / 2, size / 2), chr(codepoint), font=font, fill=(0, 0, 0), anchor="mm")
+    return image
+
+
+def drawable(font, codepoint, size, missing_box):
+    """True when the character is a letter or digit that the face draws (not its missing-glyph box)."""
+    if not chr(codepoint).isalnum():
+        return False
+    image = render(font, codepoint, size)
+    if ImageChops.difference(image, missing_box).getbbox() is None:
+        return False
+    return image.convert("L").getextrema()[0] < 128  # some ink
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "glyphs"))
+    parser.add_argument("--face-a", default=os.path.join(FONT_DIR, "DejaVuSans.ttf"))
+    parser.add_argument("--face-b", default=os.path.join(FONT_DIR, "DejaVuSans-Bold.ttf"))
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--point-size", type=float, default=0.6, help="font size as a fraction of the side")
+    parser.add_argument("--test-every", type=int, default=10)
+    args = parser.parse_args()
+
+    faces = []
+    for path in (args.face_a, args.face_b):
+        if not os.path.isfile(path):
+            sys.exit(f"font file not found: {path} (Debian package fonts-dejavu-core)")
+        faces.append(ImageFont.truetype(path, max(1, round(args.size * args.point_size))))
+    boxes = [render(face, PRIVATE_USE, args.size) for face in faces]
+
+    codepoints = [cp for lo, hi in RANGES for cp in range(lo, hi + 1)
+                  if all(drawable(face, cp, args.size, box) for face, box in zip(faces, boxes))]
+    for split in ("trainA", "trainB", "testA", "testB"):
+        os.makedirs(os.path.join(args.out, split), exist_ok=True)
+    tests = 0
+    for position, cp in enumerate(codepoints):
+        is_test = position % args.test_every == args.test_every - 1
+        tests += is_test
+        for face, side in zip(faces, "AB"):
+            folder = ("test" if is_test else "train") + side
+            render(face, cp, args.size).save(os.path.join(args.out, folder, f"{cp:04X}.png"))
+    print(f"faces: A {os.path.basename(args.face_a)}, B {os.path.basename(args.face_b)}")
+    print(f"wrote {len(codepoints) - tests} train pairs (trainA/trainB) and {tests} test pairs (testA/testB) "
+          f"of {args.size}x{args.size} RGB to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
