@@ -65,7 +65,8 @@ let package = Package(
             name: "CyclexInteropTests", dependencies: ["CyclexInterop", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
-            name: "CyclexNNTests", dependencies: ["CyclexNN", "CyclexTestSupport"], swiftSettings: cpuSwift),
+            name: "CyclexNNTests", dependencies: ["CyclexNN", "CyclexModels", "CyclexTestSupport"],
+            swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexModelsTests", dependencies: ["CyclexModels", "CyclexTestSupport"],
             swiftSettings: cpuSwift),

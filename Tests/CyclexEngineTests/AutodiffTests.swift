@@ -77,43 +77,6 @@ import Testing
         #expect(v.storage === x.storage)
     }
 
-    @Test func gradientHookReplacesTheGradient() {
-        let x = Tensor(shape: [2], scalars: [1, -1], requiresGradient: true)
-        let y = x * 3
-        var calls = 0
-        var seen: [Float] = []
-        y.registerGradientHook { g in
-            calls += 1
-            seen = g.scalars
-            return g * 2
-        }
-        (y * Tensor(shape: [2], scalars: [1, 10])).sum().backward()
-        #expect(calls == 1)
-        #expect(seen == [1, 10])
-        #expect(x.gradient?.scalars == [6, 60])
-        // Fires again (once) on the next backward through the same tensor.
-        x.zeroGradient()
-        y.sum().backward()
-        #expect(calls == 2)
-        #expect(x.gradient?.scalars == [6, 6])
-    }
-
-    @Test func gradientHooksComposeInOrder() {
-        let x = Tensor(shape: [1], scalars: [2], requiresGradient: true)
-        let y = x * 1
-        y.registerGradientHook { $0 + 1 }
-        y.registerGradientHook { $0 * 3 }
-        y.sum().backward()
-        #expect(x.gradient?.scalars == [6])   // (1 + 1) · 3
-    }
-
-    @Test func hookOnALeafChangesWhatIsAccumulated() {
-        let x = Tensor(shape: [2], scalars: [1, 2], requiresGradient: true)
-        x.registerGradientHook { $0 * -1 }
-        (x * 5).sum().backward()
-        #expect(x.gradient?.scalars == [-5, -5])
-    }
-
     @Test func gradientsOfLeavesParametersUntouched() throws {
         var rng = RandomGenerator(seed: 12)
         let weight = Tensor(randomNormal: [4, 3], using: &rng), bias = Tensor(randomNormal: [4], using: &rng)

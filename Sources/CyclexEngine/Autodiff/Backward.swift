@@ -87,8 +87,7 @@ extension Tensor {
         var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seedTensor]
         for t in order.reversed() {
             let id = ObjectIdentifier(t)
-            guard var g = pending.removeValue(forKey: id) else { continue }
-            for hook in t.gradientHooks { g = hook(g) }
+            guard let g = pending.removeValue(forKey: id) else { continue }
             let isTarget = targets.map { $0.contains(id) } ?? (t.gradNode == nil)
             if isTarget { deliver(t, g) }
             guard let node = t.gradNode else { continue }

@@ -16,8 +16,6 @@ public final class Tensor {
     public var gradient: Tensor?
     /// How this tensor was computed, when recorded; nil for leaves.
     var gradNode: GradNode?
-    /// Functions applied, in order, to the gradient reaching this tensor before it propagates.
-    var gradientHooks: [(Tensor) -> Tensor] = []
 
     /// Wraps existing storage (no copy).
     public init(shape: [Int], storage: TensorStorage, requiresGradient: Bool = false) {
@@ -122,13 +120,6 @@ public final class Tensor {
     public func assign(_ values: [Float]) {
         precondition(values.count == count, "assign: \(values.count) values for shape \(shape)")
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
-    }
-
-    /// Registers `hook`, applied to the gradient that reaches this tensor during every backward
-    /// pass before it propagates further (PyTorch's `Tensor.register_hook`). The xAI methods use it
-    /// to rewrite the gradient at the generator's pre-tanh output.
-    public func registerGradientHook(_ hook: @escaping (Tensor) -> Tensor) {
-        gradientHooks.append(hook)
     }
 
     /// Whether the tensor has a recorded history (it is not a leaf).

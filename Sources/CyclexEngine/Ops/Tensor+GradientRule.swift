@@ -6,7 +6,9 @@ public typealias OutputGradientRule = (_ gradientAtOutput: Tensor, _ output: Ten
 extension Tensor {
     /// y = tanh(x) whose backward uses `gradientRule` instead of the tanh derivative, so the
     /// explanation-guided methods can change the gradient at the pre-tanh activation of every
-    /// generator call (xAI-CycleGAN g + g⊙E, xAI-GAN g + 0.2·g⊙M, LogicGAN dL/dy ⊙ M).
+    /// generator call (xAI-CycleGAN g + g⊙E, xAI-GAN g + 0.2·g⊙M, LogicGAN dL/dy ⊙ M). This is
+    /// the engine's only way to rewrite a gradient; the rules and the slot that attaches them
+    /// live in `CyclexModels/Explanations`.
     public func tanh(gradientRule: OutputGradientRule?) -> Tensor {
         guard let gradientRule else { return tanh() }
         let out = Tensor(uninitializedShape: shape)

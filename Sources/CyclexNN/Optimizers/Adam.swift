@@ -11,6 +11,8 @@ import Foundation
 public final class Adam {
     public let parameters: [Tensor]
     public var learningRate: Float
+    /// The rate given at creation; learning-rate schedules scale it (`learningRate = base × factor`).
+    public let baseLearningRate: Float
     /// β1, β2 as the double-precision numbers PyTorch receives: 1 − β is formed in double
     /// (in Float, 1 − Float(0.999) is 1.3e-5 relatively off and every v drifts by that much).
     public var beta1: Double, beta2: Double
@@ -23,6 +25,7 @@ public final class Adam {
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
         self.parameters = parameters
         self.learningRate = learningRate
+        baseLearningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
         steps = Array(repeating: 0, count: parameters.count)
         firstMoments = parameters.map { Tensor(zeros: $0.shape) }

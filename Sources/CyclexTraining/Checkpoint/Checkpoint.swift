@@ -33,7 +33,7 @@ public enum Checkpoint {
     static let progressKey = "cyclex.training"
 
     /// Writes atomically (temporary file, fsync, rename).
-    public static func save(_ model: any CycleTranslationModel, progress: TrainingProgress?, to url: URL) throws {
+    public static func save(_ model: any ModelRecipe, progress: TrainingProgress?, to url: URL) throws {
         var writer = CheckpointFormat.writer(for: model.configuration)
         if let progress {
             writer.metadata[progressKey] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
@@ -59,7 +59,7 @@ public enum Checkpoint {
     }
 
     /// Reads a checkpoint: the model with all its training state, and the progress when saved.
-    public static func load(_ url: URL) throws -> (model: any CycleTranslationModel, progress: TrainingProgress?) {
+    public static func load(_ url: URL) throws -> (model: any ModelRecipe, progress: TrainingProgress?) {
         let file = try CheckpointFormat.open(url)
         let model = makeModel(try CheckpointFormat.configuration(of: file), seed: 0)
         try CheckpointFormat.load(model.networks, from: file)

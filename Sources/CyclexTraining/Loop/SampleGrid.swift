@@ -3,16 +3,20 @@ import CyclexInference
 import CyclexImaging
 import Foundation
 
-/// Contact sheets of fixed probe images: one row per probe, columns real | translated |
-/// reconstructed, A→B rows first, then B→A.
+/// Contact sheets of fixed probe images: for each row pattern the recipe declares (e.g.
+/// real_A | fake_B | rec_A), one row per probe, patterns in order (A→B rows first, then B→A).
 public enum SampleGrid {
     /// Writes the grid for `probesA` and `probesB` ([N, C, H, W] in [−1, 1]) to `url` as PNG,
     /// atomically.
-    public static func write(generators: any GeneratorPair, probesA: Tensor, probesB: Tensor, to url: URL) throws {
+    public static func write(model: any ModelRecipe, probesA: Tensor, probesB: Tensor, to url: URL) throws {
+        let images = model.sampleImages(probesA: probesA, probesB: probesB)
         var rows: [[Tensor]] = []
-        for (probes, direction) in [(probesA, TranslationDirection.aToB), (probesB, .bToA)] {
-            let (fake, rec) = generators.translateAndReconstruct(probes, direction: direction)
-            for i in 0..<probes.shape[0] { rows.append([slice(probes, i), slice(fake, i), slice(rec, i)]) }
+        for pattern in model.declaration.sampleRows {
+            let columns = pattern.map { name in
+                guard let batch = images[name] else { preconditionFailure("sample image '\(name)' is not produced") }
+                return batch
+            }
+            for i in 0..<columns[0].shape[0] { rows.append(columns.map { slice($0, i) }) }
         }
         try image(rows: rows).write(atomicallyTo: url, format: .png())
     }

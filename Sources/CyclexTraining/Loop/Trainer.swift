@@ -39,6 +39,11 @@ public struct TrainingSummary {
 /// Trains a CycleGAN-family model on an image folder, resumably: `latest.safetensors` is
 /// written atomically at every epoch end, when a step or time limit is reached, and on
 /// interruption; re-running the same command continues exactly where it stopped.
+///
+/// Everything model-specific (networks, schedule, resize filter, epoch policy, what to log and
+/// show) comes from the model's recipe (`ModelRecipe`). A run is `resume` (model and progress),
+/// then per epoch `plan` (the epoch's pairs and loader), per batch `step` and `report`, and
+/// `endEpoch`.
 public final class Trainer {
     public let options: TrainingOptions
     public let display: ProgressDisplay
@@ -53,8 +58,59 @@ public final class Trainer {
 
     public var latestCheckpoint: URL { options.runDirectory.appendingPathComponent("latest.safetensors") }
 
+    /// What a run carries from step to step.
+    final class RunState {
+        let model: any ModelRecipe
+        var progress: TrainingProgress
+        let dataset: UnpairedDataset
+        let schedule: LearningRateSchedule
+        let preprocessing: Preprocessing
+        let probesA: Tensor, probesB: Tensor
+        let log: TrainingLog
+        let stepsPerEpoch: Int
+        let startTime = Date()
+
+        init(model: any ModelRecipe, progress: TrainingProgress, dataset: UnpairedDataset, schedule: LearningRateSchedule,
+             preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog) {
+            self.model = model; self.progress = progress; self.dataset = dataset; self.schedule = schedule
+            self.preprocessing = preprocessing; (probesA, probesB) = probes; self.log = log
+            stepsPerEpoch = dataset.stepsPerEpoch(policy: model.epochPolicy)
+        }
+
+        /// The generator learning rate of the current epoch (logged).
+        var learningRate: Float { schedule.factor(epoch: progress.epoch) * model.configuration.learningRateGenerator }
+    }
+
+    /// One epoch in progress: its plan, loader and timing.
+    struct EpochRun {
+        let planCount: Int
+        let loader: UnpairedLoader
+        /// The plan stream after drawing this epoch's plan (saved at the epoch's end).
+        let planGeneratorAfter: RandomGenerator
+        let start = Date()
+        var steps = 0
+    }
+
     /// Runs (or resumes) the training; `restart` ignores an existing checkpoint.
     public func run(restart: Bool = false) throws -> TrainingSummary {
+        let state = try resume(restart: restart)
+        while state.progress.epoch <= options.epochs {
+            var epoch = plan(state)
+            while let batch = epoch.loader.next() {
+                let report = try step(batch, state, &epoch)
+                try self.report(report, state, epoch)
+                if let ending = stopReason(state) { return try finish(ending, state) }
+            }
+            try endEpoch(state, epoch)
+        }
+        return try finish(.completed, state)
+    }
+
+    // MARK: - Resume
+
+    /// The model and progress: from `latest.safetensors` when it exists (and `restart` is false),
+    /// else fresh from the seed; plus the data, schedule, preprocessing, probes and log.
+    func resume(restart: Bool) throws -> RunState {
         let runDirectory = options.runDirectory
         try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("samples"),
                                                 withIntermediateDirectories: true)
@@ -63,7 +119,7 @@ public final class Trainer {
         let configuration = options.configuration
         let decayEpochs = options.decayEpochs ?? options.epochs / 2
 
-        var model: any CycleTranslationModel
+        let model: any ModelRecipe
         var progress: TrainingProgress
         if !restart, FileManager.default.fileExists(atPath: latestCheckpoint.path) {
             let loaded = try Checkpoint.load(latestCheckpoint)
@@ -86,118 +142,146 @@ public final class Trainer {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(options), to: runDirectory.appendingPathComponent("options.json"))
 
-        let schedule: LearningRateSchedule = configuration.kind == .cycleGAN
-            ? .junyanzEnd(constantEpochs: options.epochs - decayEpochs, decayEpochs: decayEpochs)
-            : .decayAfter(decayStart: options.epochs - decayEpochs, totalEpochs: options.epochs)
         let preprocessing = Preprocessing(
-            mode: options.preprocessing, size: options.size, filter: configuration.kind == .cycleGAN ? .bicubic : .bilinear,
+            mode: options.preprocessing, size: options.size, filter: model.resizeFilter,
             horizontalFlip: true, verticalFlip: options.verticalFlip, channels: configuration.channels)
         try preprocessing.validate()
-        let (probesA, probesB) = try probes(dataset: dataset)
-        let log = try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"))
-        let stepsPerEpoch = dataset.stepsPerEpoch(policy: .cycleGAN)
-        let startTime = Date()
-        var stepsThisSession = 0
-
-        func save() throws {
-            try Checkpoint.save(model, progress: progress, to: latestCheckpoint)
-        }
-        func finish(_ ending: TrainingSummary.Ending) throws -> TrainingSummary {
-            try save()
-            note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(progress.epoch, options.epochs)), "
-                 + "step \(progress.globalStep); checkpoint \(latestCheckpoint.path)")
-            return TrainingSummary(ending: ending, progress: progress, checkpoint: latestCheckpoint, runDirectory: runDirectory)
-        }
-
-        while progress.epoch <= options.epochs {
-            model.setLearningRateFactor(schedule.factor(epoch: progress.epoch))
-            var planGenerator = RandomGenerator(seed: 0)
-            planGenerator.state = progress.planGeneratorState
-            let plan = dataset.epochPlan(policy: .cycleGAN, using: &planGenerator)
-            let loader = UnpairedLoader(
-                dataset: dataset, plan: plan, preprocessing: preprocessing, batchSize: options.batchSize,
-                workers: options.decodeWorkers)
-            loader.skip(progress.itemsConsumed)
-            let epochStart = Date()
-            var epochSteps = 0
-            while let batch = loader.next() {
-                let report: StepReport
-                do {
-                    report = try model.trainStep(realA: batch.realA, realB: batch.realB)
-                } catch let error as TrainingStepError {
-                    throw TrainingError.nonFinite(
-                        step: progress.globalStep + 1, epoch: progress.epoch,
-                        files: (batch.urlsA + batch.urlsB).map(\.lastPathComponent), detail: error.localizedDescription,
-                        checkpoint: FileManager.default.fileExists(atPath: latestCheckpoint.path)
-                            ? latestCheckpoint.path : "(none yet)")
-                }
-                progress.globalStep += 1
-                progress.itemsConsumed = loader.itemsConsumed
-                stepsThisSession += 1
-                epochSteps += 1
-                try log.append(step: progress.globalStep, epoch: progress.epoch, report: report,
-                               learningRate: schedule.factor(epoch: progress.epoch) * configuration.learningRateGenerator)
-                let elapsed = Date().timeIntervalSince(epochStart)
-                let rate = Double(epochSteps * options.batchSize) / max(elapsed, 1e-9)
-                let epochFraction = Double(progress.itemsConsumed) / Double(max(plan.count, 1))
-                let remainingEpoch = Double(plan.count - progress.itemsConsumed) / max(rate, 1e-9)
-                var remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * stepsPerEpoch) / max(rate, 1e-9)
-                var runEnd = "run"
-                // A step or time limit that comes first is what the user waits for.
-                if let maxSteps = options.maxSteps {
-                    let untilLimit = Double(maxSteps - progress.globalStep) * Double(options.batchSize) / max(rate, 1e-9)
-                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
-                }
-                if let limit = options.timeLimit {
-                    let untilLimit = max(0, limit - Date().timeIntervalSince(startTime))
-                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "time limit") }
-                }
-                display.update(
-                    progressLine(progress: progress, fraction: epochFraction, planCount: plan.count, rate: rate,
-                                 etaEpoch: remainingEpoch, etaRun: remainingRun, runEnd: runEnd, report: report),
-                    step: progress.globalStep)
-                if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
-                    try writeSamples(model, probesA, probesB, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
-                }
-                if Interruption.requested.load(ordering: .relaxed) { return try finish(.interrupted) }
-                if let maxSteps = options.maxSteps, progress.globalStep >= maxSteps { return try finish(.stepLimit) }
-                if let limit = options.timeLimit, Date().timeIntervalSince(startTime) >= limit { return try finish(.timeLimit) }
-            }
-            // Epoch end.
-            progress.epoch += 1
-            progress.itemsConsumed = 0
-            progress.planGeneratorState = planGenerator.state
-            try save()
-            try writeSamples(model, probesA, probesB, name: String(format: "epoch%03d.png", progress.epoch - 1))
-            if options.snapshotEvery > 0 && (progress.epoch - 1) % options.snapshotEvery == 0 {
-                try Checkpoint.save(model, progress: progress,
-                                    to: runDirectory.appendingPathComponent(String(format: "epoch%03d.safetensors", progress.epoch - 1)))
-            }
-            let summary = report(forEpoch: progress.epoch - 1, log: log)
-            note(summary + (loader.skippedFiles.summary.isEmpty ? "" : "; " + loader.skippedFiles.summary))
-        }
-        return try finish(.completed)
+        return RunState(
+            model: model, progress: progress, dataset: dataset,
+            schedule: model.schedule(epochs: options.epochs, decayEpochs: decayEpochs),
+            preprocessing: preprocessing, probes: try probes(dataset: dataset),
+            log: try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl")))
     }
 
-    /// One progress line; `runEnd` names what ends the run ("run", "time limit" or "step limit").
+    // MARK: - Plan
+
+    /// The current epoch's plan (drawn from the saved plan-stream state, under the recipe's
+    /// epoch policy) and its loader, advanced past the items already consumed.
+    func plan(_ state: RunState) -> EpochRun {
+        state.model.setLearningRateFactor(state.schedule.factor(epoch: state.progress.epoch))
+        var planGenerator = RandomGenerator(seed: 0)
+        planGenerator.state = state.progress.planGeneratorState
+        let plan = state.dataset.epochPlan(policy: state.model.epochPolicy, using: &planGenerator)
+        let loader = UnpairedLoader(
+            dataset: state.dataset, plan: plan, preprocessing: state.preprocessing, batchSize: options.batchSize,
+            workers: options.decodeWorkers)
+        loader.skip(state.progress.itemsConsumed)
+        return EpochRun(planCount: plan.count, loader: loader, planGeneratorAfter: planGenerator)
+    }
+
+    // MARK: - Step
+
+    /// One optimisation step; a non-finite loss or gradient becomes `TrainingError.nonFinite`
+    /// naming the step and images (the recipe checks before changing any weight).
+    func step(_ batch: UnpairedBatch, _ state: RunState, _ epoch: inout EpochRun) throws -> StepReport {
+        let report: StepReport
+        do {
+            report = try state.model.trainStep(realA: batch.realA, realB: batch.realB)
+        } catch let error as TrainingStepError {
+            throw TrainingError.nonFinite(
+                step: state.progress.globalStep + 1, epoch: state.progress.epoch,
+                files: (batch.urlsA + batch.urlsB).map(\.lastPathComponent), detail: error.localizedDescription,
+                checkpoint: FileManager.default.fileExists(atPath: latestCheckpoint.path)
+                    ? latestCheckpoint.path : "(none yet)")
+        }
+        state.progress.globalStep += 1
+        state.progress.itemsConsumed = epoch.loader.itemsConsumed
+        epoch.steps += 1
+        return report
+    }
+
+    // MARK: - Report
+
+    /// Logs the declared values, updates the progress line and writes a sample grid when due.
+    func report(_ report: StepReport, _ state: RunState, _ epoch: EpochRun) throws {
+        let declaration = state.model.declaration
+        let progress = state.progress
+        let values = declaration.loggedNames.compactMap { name in
+            (report[loss: name] ?? report[diagnostic: name]).map { (name: name, value: $0) }
+        }
+        try state.log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
+                             learningRate: state.learningRate)
+        let elapsed = Date().timeIntervalSince(epoch.start)
+        let rate = Double(epoch.steps * options.batchSize) / max(elapsed, 1e-9)
+        let epochFraction = Double(progress.itemsConsumed) / Double(max(epoch.planCount, 1))
+        let remainingEpoch = Double(epoch.planCount - progress.itemsConsumed) / max(rate, 1e-9)
+        var remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * state.stepsPerEpoch) / max(rate, 1e-9)
+        var runEnd = "run"
+        // A step or time limit that comes first is what the user waits for.
+        if let maxSteps = options.maxSteps {
+            let untilLimit = Double(maxSteps - progress.globalStep) * Double(options.batchSize) / max(rate, 1e-9)
+            if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
+        }
+        if let limit = options.timeLimit {
+            let untilLimit = max(0, limit - Date().timeIntervalSince(state.startTime))
+            if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "time limit") }
+        }
+        display.update(
+            progressLine(progress: progress, fraction: epochFraction, planCount: epoch.planCount, rate: rate,
+                         etaEpoch: remainingEpoch, etaRun: remainingRun, runEnd: runEnd, report: report,
+                         declaration: declaration),
+            step: progress.globalStep)
+        if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
+            try writeSamples(state, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
+        }
+    }
+
+    /// Why the run stops after this step, if it does: Ctrl-C, `--max-steps` or `--time-limit`.
+    func stopReason(_ state: RunState) -> TrainingSummary.Ending? {
+        if Interruption.requested.load(ordering: .relaxed) { return .interrupted }
+        if let maxSteps = options.maxSteps, state.progress.globalStep >= maxSteps { return .stepLimit }
+        if let limit = options.timeLimit, Date().timeIntervalSince(state.startTime) >= limit { return .timeLimit }
+        return nil
+    }
+
+    /// Advances the progress to the next epoch, saves the checkpoint (and a snapshot when due),
+    /// writes the epoch's sample grid and prints the epoch's mean losses.
+    func endEpoch(_ state: RunState, _ epoch: EpochRun) throws {
+        state.progress.epoch += 1
+        state.progress.itemsConsumed = 0
+        state.progress.planGeneratorState = epoch.planGeneratorAfter.state
+        let finished = state.progress.epoch - 1
+        try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
+        try writeSamples(state, name: String(format: "epoch%03d.png", finished))
+        if options.snapshotEvery > 0 && finished % options.snapshotEvery == 0 {
+            try Checkpoint.save(state.model, progress: state.progress,
+                                to: options.runDirectory.appendingPathComponent(String(format: "epoch%03d.safetensors", finished)))
+        }
+        let summary = epochSummary(finished, state)
+        note(summary + (epoch.loader.skippedFiles.summary.isEmpty ? "" : "; " + epoch.loader.skippedFiles.summary))
+    }
+
+    func finish(_ ending: TrainingSummary.Ending, _ state: RunState) throws -> TrainingSummary {
+        try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
+        let progress = state.progress
+        note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(progress.epoch, options.epochs)), "
+             + "step \(progress.globalStep); checkpoint \(latestCheckpoint.path)")
+        return TrainingSummary(ending: ending, progress: progress, checkpoint: latestCheckpoint, runDirectory: options.runDirectory)
+    }
+
+    /// One progress line: the declared progress losses and λ values; `runEnd` names what ends the
+    /// run ("run", "time limit" or "step limit").
     func progressLine(progress: TrainingProgress, fraction: Double, planCount: Int, rate: Double, etaEpoch: Double,
-                      etaRun: Double, runEnd: String = "run", report: StepReport) -> String {
-        let losses = report.losses.prefix(3).map { "\($0.name) \(String(format: "%.3f", $0.value))" }
-            + report.losses.filter { $0.name.hasPrefix("D_") }.map { "\($0.name) \(String(format: "%.3f", $0.value))" }
-        let lambdas = report.diagnostics.filter { $0.name.hasPrefix("lambda_") }
-            .map { "\($0.name.dropFirst(7)) \(String(format: "%.2f", $0.value))" }
+                      etaRun: Double, runEnd: String = "run", report: StepReport, declaration: StepDeclaration) -> String {
+        let losses = declaration.progressLosses.compactMap { name in
+            report[loss: name].map { "\(name) \(String(format: "%.3f", $0))" }
+        }
+        let lambdas = declaration.lambdas.compactMap { lambda in
+            report[diagnostic: lambda.name].map { "\(lambda.label) \(String(format: "%.2f", $0))" }
+        }
         return "epoch \(progress.epoch)/\(options.epochs) \(ProgressDisplay.bar(fraction)) \(progress.itemsConsumed)/\(planCount) "
             + String(format: "%.1f img/s", rate) + " ETA \(ProgressDisplay.duration(etaEpoch)) (\(runEnd) \(ProgressDisplay.duration(etaRun))) | "
             + losses.joined(separator: " ") + (lambdas.isEmpty ? "" : " | λ " + lambdas.joined(separator: " "))
     }
 
-    func report(forEpoch epoch: Int, log: TrainingLog) -> String {
-        let means = log.epochMeans(epoch)
+    /// "epoch N done: " and the epoch's means of the declared summary values.
+    func epochSummary(_ epoch: Int, _ state: RunState) -> String {
+        let means = state.log.epochMeans(epoch, of: state.model.declaration.summaryNames)
         return "epoch \(epoch) done: " + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
     }
 
-    func writeSamples(_ model: any CycleTranslationModel, _ a: Tensor, _ b: Tensor, name: String) throws {
-        try SampleGrid.write(generators: model.generatorPair, probesA: a, probesB: b,
+    func writeSamples(_ state: RunState, name: String) throws {
+        try SampleGrid.write(model: state.model, probesA: state.probesA, probesB: state.probesB,
                              to: options.runDirectory.appendingPathComponent("samples").appendingPathComponent(name))
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 
 /// JSON-lines log of every loss term per step (`log.jsonl` in the run folder), appended and
-/// flushed each step so a crash loses at most the line being written.
+/// flushed each step so a crash loses at most the line being written. Which values are logged
+/// and summarised is the recipe's `StepDeclaration`.
 public final class TrainingLog {
     private let handle: FileHandle
     /// Per-epoch sums for the epoch summary: epoch → name → (sum, count).
@@ -18,10 +19,11 @@ public final class TrainingLog {
 
     deinit { try? handle.close() }
 
-    public func append(step: Int, epoch: Int, report: StepReport, learningRate: Float) throws {
+    /// Appends one line with `values` (name, value) in the given order; non-finite values are `null`.
+    public func append(step: Int, epoch: Int, values: [(name: String, value: Float)], learningRate: Float) throws {
         var fields = ["\"step\":\(step)", "\"epoch\":\(epoch)", "\"time\":\(Date().timeIntervalSince1970)",
                       "\"lr\":\(learningRate)"]
-        for (name, value) in report.losses + report.diagnostics where !name.contains("argmax") {
+        for (name, value) in values {
             fields.append("\"\(name)\":\(value.isFinite ? "\(value)" : "null")")
             if sums[epoch]?[name] == nil, !order.contains(name) { order.append(name) }
             let (s, n) = sums[epoch, default: [:]][name] ?? (0, 0)
@@ -30,10 +32,11 @@ public final class TrainingLog {
         handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
     }
 
-    /// Mean of each loss over the steps of `epoch` logged in this session.
-    public func epochMeans(_ epoch: Int) -> [(name: String, value: Double)] {
+    /// Mean over the steps of `epoch` logged in this session of each of `names` that was logged,
+    /// in the order values were first logged.
+    public func epochMeans(_ epoch: Int, of names: [String]) -> [(name: String, value: Double)] {
         guard let table = sums[epoch] else { return [] }
-        return order.compactMap { name in table[name].map { (name, $0.0 / Double(max($0.1, 1))) } }
-            .filter { !$0.name.contains(".") && !$0.name.hasPrefix("x_") }
+        let wanted = Set(names)
+        return order.filter(wanted.contains).compactMap { name in table[name].map { (name, $0.0 / Double(max($0.1, 1))) } }
     }
 }

@@ -29,7 +29,8 @@ public final class SingleGANModel {
     public var maximumGradientNorm: Float = 10
     /// Baselines for DeepLiftShap (xAI-GAN: the first real batch, fixed for the run).
     public var shapBaselines: Tensor?
-    private let rule = RuleSlot()
+    /// Where the explanation rule is attached during the generator's backward pass.
+    private let rule = GradientRuleSlot()
 
     public init(method: Method, generator: any NoiseImageGenerator, discriminator: any ProbabilityDiscriminator,
                 learningRate: Float = 2e-4) {
@@ -38,8 +39,7 @@ public final class SingleGANModel {
         self.discriminator = discriminator
         optimizerG = Adam(parameters: generator.parameters, learningRate: learningRate, beta1: 0.5, beta2: 0.99)
         optimizerD = Adam(parameters: discriminator.parameters, learningRate: learningRate, beta1: 0.5, beta2: 0.99)
-        let slot = rule
-        generator.outputGradientRule = { gy, y in slot.apply(gy, y) }
+        generator.outputGradientRule = rule.outputGradientRule
     }
 
     /// Labels (real, fake, generator target).
@@ -67,6 +67,7 @@ public final class SingleGANModel {
         // Generator against the updated discriminator.
         let fakeG = generator(noiseForG)
         let predG = discriminator(fakeG)
+        var outputRule: OutputGradientRule?
         if explain {
             let mask: Tensor
             switch method {
@@ -76,19 +77,18 @@ public final class SingleGANModel {
                 mask = m
                 report.tensors["attributions"] = attributions
                 report.diagnostics += rejected.enumerated().map { ("rejected.\($0.offset)", $0.element ? 1 : 0) }
-                rule.rule = GradientRules.xaiGAN(mask: mask, alpha: 0.2)
+                outputRule = GradientRules.xaiGAN(mask: mask, alpha: 0.2)
             case .logicGAN:
                 let attributions = given ?? computeAttributions(fakeG.detached())
                 mask = GANExplanations.logicGANMask(attributions: attributions)
-                rule.rule = GradientRules.logicGAN(mask: mask)
+                outputRule = GradientRules.logicGAN(mask: mask)
             }
             report.tensors["M"] = mask
         }
         let lossG = predG.bceLoss(target: l.generator)
         try requireFinite(lossG.item, "the generator loss")
         optimizerG.zeroGradients()
-        lossG.backward(accumulatingInto: optimizerG.parameters)
-        rule.rule = nil
+        rule.applying(outputRule) { lossG.backward(accumulatingInto: optimizerG.parameters) }
         for (name, p) in generator.namedParameters { report.tensors["grad_unclipped.\(name)"] = p.gradient?.copy() }
         try requireFiniteGradients(optimizerG.parameters, "the generator")
         let (norm, coefficient) = clipGradientNorm(optimizerG.parameters, maxNorm: maximumGradientNorm)
@@ -111,14 +111,5 @@ public final class SingleGANModel {
             }
             return GANExplanations.deepLiftShap(of: dense, inputs: fakes, baselines: baselines).attributions
         }
-    }
-}
-
-/// The gradient rule a generator applies during one backward pass (plain tanh otherwise).
-final class RuleSlot {
-    var rule: OutputGradientRule?
-
-    func apply(_ gradientAtOutput: Tensor, _ output: Tensor) -> Tensor {
-        rule?(gradientAtOutput, output) ?? Tensor.tanhGradient(gradientAtOutput, output: output)
     }
 }

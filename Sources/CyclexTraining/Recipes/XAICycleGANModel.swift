@@ -1,16 +1,18 @@
 import CyclexEngine
+import CyclexImaging
 import CyclexInference
 import CyclexModels
 import CyclexNN
 
-/// xAI-CycleGAN, cyclex REC profile (SPEC §3.10): masked generators fed a noise soft mask
-/// M ~ N(1, σ²), a primary and a mask discriminator per domain, and λ-adaptive saliency that
-/// (a) augments the input mask for the second generation pass and (b) rewrites the gradient at
-/// the pre-tanh output of every generator call: g ← g + g ⊙ E.
+/// The xAI-CycleGAN recipe (`docs/training.md#xai-cyclegan-step`): masked generators fed a
+/// noise soft mask M ~ N(1, σ²), a primary and a mask discriminator per domain, and λ-adaptive
+/// saliency that (a) augments the input mask for the second generation pass and (b) rewrites
+/// the gradient at the pre-tanh output of every generator call: g ← g + g ⊙ E
+/// (`docs/explanations.md`).
 ///
 /// Naming as the paper's code: G_AB: A→B, G_BA: B→A; D_X / Dm_X judge full / masked images of
 /// domain X.
-public final class XAICycleGANModel: CycleTranslationModel {
+public final class XAICycleGANModel: ModelRecipe {
     public let configuration: ModelConfiguration
     /// G_AB (A→B) and G_BA (B→A).
     public let generators: XAICycleGANGenerators
@@ -19,54 +21,65 @@ public final class XAICycleGANModel: CycleTranslationModel {
     public let discriminatorA: PatchDiscriminator, maskDiscriminatorA: PatchDiscriminator
     public let discriminatorB: PatchDiscriminator, maskDiscriminatorB: PatchDiscriminator
     public let optimizerG: Adam, optimizerDA: Adam, optimizerDB: Adam
-    /// Separate pools for full fakes and masked fakes, per domain (REC).
+    /// Separate pools for full fakes and masked fakes, per domain.
     public let poolA: ImagePool, poolMaskedA: ImagePool, poolB: ImagePool, poolMaskedB: ImagePool
     /// Stream of the noise masks.
     public var generator: RandomGenerator
     /// With `false` the step skips every saliency map: no input-mask augmentation, plain tanh
     /// gradients (an ablation, and the baseline for measuring the explanations' cost).
     public var usesExplanations = true
-    /// The explanation maps read by the generators' gradient rules during the backward pass.
-    private let explanationAB = ExplanationSlot(), explanationBA = ExplanationSlot()
+    /// Where each generator's explanation rule is attached during the generator backward pass.
+    private let ruleAB = GradientRuleSlot(), ruleBA = GradientRuleSlot()
 
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
         var g = RandomGenerator(seed: seed)
-        func makeD() -> PatchDiscriminator {
-            PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
-                               initialization: c.initialization, using: &g)
-        }
         generators = XAICycleGANGenerators(configuration: c, using: &g)
-        discriminatorA = makeD(); maskDiscriminatorA = makeD()
-        discriminatorB = makeD(); maskDiscriminatorB = makeD()
-        func adam(_ p: [Tensor], _ lr: Float) -> Adam { Adam(parameters: p, learningRate: lr, beta1: c.beta1, beta2: c.beta2) }
-        optimizerG = adam(generators.ab.parameters + generators.ba.parameters, c.learningRateGenerator)
-        optimizerDA = adam(discriminatorA.parameters + maskDiscriminatorA.parameters, c.learningRateDiscriminator)
-        optimizerDB = adam(discriminatorB.parameters + maskDiscriminatorB.parameters, c.learningRateDiscriminator)
+        discriminatorA = PatchDiscriminator(configuration: c, using: &g)
+        maskDiscriminatorA = PatchDiscriminator(configuration: c, using: &g)
+        discriminatorB = PatchDiscriminator(configuration: c, using: &g)
+        maskDiscriminatorB = PatchDiscriminator(configuration: c, using: &g)
+        optimizerG = Adam(parameters: generators.ab.parameters + generators.ba.parameters,
+                          learningRate: c.learningRateGenerator, configuration: c)
+        optimizerDA = Adam(parameters: discriminatorA.parameters + maskDiscriminatorA.parameters,
+                           learningRate: c.learningRateDiscriminator, configuration: c)
+        optimizerDB = Adam(parameters: discriminatorB.parameters + maskDiscriminatorB.parameters,
+                           learningRate: c.learningRateDiscriminator, configuration: c)
         poolA = ImagePool(capacity: c.poolSize, generator: g.split())
         poolMaskedA = ImagePool(capacity: c.poolSize, generator: g.split())
         poolB = ImagePool(capacity: c.poolSize, generator: g.split())
         poolMaskedB = ImagePool(capacity: c.poolSize, generator: g.split())
         generator = g.split()
-        let (slotAB, slotBA) = (explanationAB, explanationBA)
-        generatorAB.outputGradientRule = { gy, y in slotAB.apply(gy, y) }
-        generatorBA.outputGradientRule = { gy, y in slotBA.apply(gy, y) }
+        generators.ab.outputGradientRule = ruleAB.outputGradientRule
+        generators.ba.outputGradientRule = ruleBA.outputGradientRule
     }
 
+    public var generatorPair: any GeneratorPair { generators }
     public var networks: [(prefix: String, module: any Module)] {
         generators.networks + [("D_A", discriminatorA), ("Dm_A", maskDiscriminatorA),
                                ("D_B", discriminatorB), ("Dm_B", maskDiscriminatorB)]
     }
-    public var generatorPair: any GeneratorPair { generators }
     public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D_A", optimizerDA), ("D_B", optimizerDB)] }
     public var pools: [(name: String, pool: ImagePool)] {
         [("A", poolA), ("Am", poolMaskedA), ("B", poolB), ("Bm", poolMaskedB)]
     }
 
-    public func setLearningRateFactor(_ factor: Float) {
-        optimizerG.learningRate = configuration.learningRateGenerator * factor
-        optimizerDA.learningRate = configuration.learningRateDiscriminator * factor
-        optimizerDB.learningRate = configuration.learningRateDiscriminator * factor
+    public let declaration = StepDeclaration(
+        losses: ["G", "adv_AB", "adv_BA", "cycle", "cyc_A", "cyc_B", "idt", "idt_A", "idt_B", "D_A", "D_B"],
+        progressLosses: ["G", "adv_AB", "adv_BA", "D_A", "D_B"],
+        lambdas: [("lambda_D_B", "D_B"), ("lambda_Dm_B", "Dm_B"), ("lambda_D_A", "D_A"), ("lambda_Dm_A", "Dm_A")],
+        loggedDiagnostics: ["pass1.loss_Dm_B", "pass1.loss_Dm_A", "pass1.lambda_B", "pass1.lambda_A",
+                            "x_D_B", "x_Dm_B", "x_D_A", "x_Dm_A",
+                            "lambda_D_B", "lambda_Dm_B", "lambda_D_A", "lambda_Dm_A"])
+    /// The paper's code iterates two independently shuffled loaders in lockstep (`zip`), so an
+    /// epoch has min(|A|, |B|) steps (`docs/training.md#epoch-policies`).
+    public var epochPolicy: UnpairedDataset.EpochPolicy { .zipShuffled }
+    /// The paper's loader resizes bilinearly.
+    public var resizeFilter: ResizeFilter { .bilinear }
+    /// Linear decay after `epochs − decayEpochs` epochs, stepped at each epoch's end, reaching 0
+    /// after the last epoch (the paper's schedule: decay from epoch 25 of 50).
+    public func schedule(epochs: Int, decayEpochs: Int) -> LearningRateSchedule {
+        .decayAfter(decayStart: epochs - decayEpochs, totalEpochs: epochs)
     }
 
     /// A fresh noise mask N(1, σ²) shaped like `images`.
@@ -81,7 +94,8 @@ public final class XAICycleGANModel: CycleTranslationModel {
         try trainStep(realA: realA, realB: realB, maskA: noiseMask(like: realA), maskB: noiseMask(like: realB))
     }
 
-    /// One REC step with the given noise masks (SPEC §3.10; the order is the fixture's).
+    /// One step with the given noise masks (`docs/training.md#xai-cyclegan-step`; the order is
+    /// the fixtures').
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         let c = configuration
         let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
@@ -93,8 +107,8 @@ public final class XAICycleGANModel: CycleTranslationModel {
             let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
-            let lossDmB = lsgan(dmB, real: realB * maskB, fake: yB * maskA)
-            let lossDmA = lsgan(dmA, real: realA * maskA, fake: yA * maskB)
+            let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fake: yB * maskA)
+            let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fake: yA * maskB)
             let (lambdaB, lambdaA) = (lambda(lossDmB), lambda(lossDmA))
             keep("pass1.y_B", yB); keep("pass1.y_A", yA)
             keep("pass1.saliency_Dm_B", inputSaliencyB); keep("pass1.saliency_Dm_A", inputSaliencyA)
@@ -131,17 +145,16 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let lossG = advAB + advBA + lossCycle + lossIdt
         try requireFinite(lossG.item, "the generator loss")
 
-        if usesExplanations {
-            explainCurrentDiscriminators(
-                realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
-                into: &report)
-        }
+        let maps = !usesExplanations ? nil : explainCurrentDiscriminators(
+            realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
+            into: &report)
         optimizerG.zeroGradients()
-        explanationAB.map = report.tensors["E_B"]
-        explanationBA.map = report.tensors["E_A"]
-        lossG.backward(accumulatingInto: optimizerG.parameters)
-        explanationAB.map = nil
-        explanationBA.map = nil
+        // E_B rewrites G_AB's gradients, E_A G_BA's, for this backward pass only.
+        ruleAB.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forAB) }) {
+            ruleBA.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forBA) }) {
+                lossG.backward(accumulatingInto: optimizerG.parameters)
+            }
+        }
         try requireFiniteGradients(optimizerG.parameters, "the generators")
         optimizerG.step()
 
@@ -150,7 +163,8 @@ public final class XAICycleGANModel: CycleTranslationModel {
                                fake: Tensor, fakeMask: Tensor, pool: ImagePool, maskedPool: ImagePool) -> Tensor {
             let pooled = pool.query(fake.detached())
             let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
-            return lsgan(d, real: real, fake: pooled) * (1 - r) + lsgan(dm, real: real * realMask, fake: pooledMasked) * r
+            return lsganDiscriminatorLoss(d, real: real, fake: pooled) * (1 - r)
+                + lsganDiscriminatorLoss(dm, real: real * realMask, fake: pooledMasked) * r
         }
         /// One domain's update of D and Dm, checked before the weights change.
         func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
@@ -180,13 +194,21 @@ public final class XAICycleGANModel: CycleTranslationModel {
         return report
     }
 
-    /// The explanation maps of SPEC §3.6 from the current (not yet updated) discriminators on the
-    /// pass-2 fakes: E_B (applied to G_AB's gradients) and E_A, recorded in `report` with their
-    /// saliency maps, patch maps, λ inputs and λ values.
+    /// The explanation maps of one step, passed to the generators' gradient rules.
+    struct ExplanationMaps {
+        /// E_B, from domain B's discriminators: rewrites G_AB's gradients.
+        let forAB: Tensor
+        /// E_A, from domain A's discriminators: rewrites G_BA's gradients.
+        let forBA: Tensor
+    }
+
+    /// The explanation maps (`docs/explanations.md#explanation-map`) from the current (not yet
+    /// updated) discriminators on the pass-2 fakes; their saliency maps, patch maps, λ inputs,
+    /// λ values and the maps themselves are also recorded in `report` for tests and the log.
     func explainCurrentDiscriminators(
         realA: Tensor, realB: Tensor, fakeA: Tensor, fakeB: Tensor, maskAugA: Tensor, maskAugB: Tensor,
         into report: inout StepReport
-    ) {
+    ) -> ExplanationMaps {
         let c = configuration
         let r = c.maskAdversarialRatio
         let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
@@ -197,14 +219,14 @@ public final class XAICycleGANModel: CycleTranslationModel {
         let (saliencyDmA, mapDmA, argDmA) = Explanation.patchSaliency(of: dmA, at: maskedFakeA)
         // λ inputs: the pre-weighted LSGAN losses of each discriminator on the pass-2 fakes.
         let (xDB, xDmB, xDA, xDmA) = withoutGradient {
-            (lsgan(dB, real: realB, fake: fakeB) * (1 - r),
-             lsgan(dmB, real: realB * maskAugB, fake: maskedFakeB) * r,
-             lsgan(dA, real: realA, fake: fakeA) * (1 - r),
-             lsgan(dmA, real: realA * maskAugA, fake: maskedFakeA) * r)
+            (lsganDiscriminatorLoss(dB, real: realB, fake: fakeB) * (1 - r),
+             lsganDiscriminatorLoss(dmB, real: realB * maskAugB, fake: maskedFakeB) * r,
+             lsganDiscriminatorLoss(dA, real: realA, fake: fakeA) * (1 - r),
+             lsganDiscriminatorLoss(dmA, real: realA * maskAugA, fake: maskedFakeA) * r)
         }
         let (lDB, lDmB, lDA, lDmA) = (lambda(xDB), lambda(xDmB), lambda(xDA), lambda(xDmA))
         func explanation(_ s: Tensor, _ sm: Tensor, _ l: Float, _ lm: Float) -> Tensor {
-            withoutGradient { (s * ((1 - r) * l) + sm * (r * lm)) * 0.5 }
+            Explanation.xaiCycleGANMap(saliency: s, maskSaliency: sm, lambda: l, maskLambda: lm, maskShare: r)
         }
         let sameDomain = c.lambdaSource == .sameDomain
         let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
@@ -220,21 +242,6 @@ public final class XAICycleGANModel: CycleTranslationModel {
                           ("patch_map_D_A", mapDA), ("patch_map_Dm_A", mapDmA), ("E_B", mapB), ("E_A", mapA)] {
             report.tensors[name] = t.detached()
         }
-    }
-
-    /// ½[MSE(D(real), 1) + MSE(D(fake), 0)]
-    func lsgan(_ d: PatchDiscriminator, real: Tensor, fake: Tensor) -> Tensor {
-        (d(real).mseLoss(target: 1) + d(fake).mseLoss(target: 0)) * 0.5
-    }
-}
-
-/// Holds the explanation map a generator's gradient rule applies during one backward pass;
-/// empty (plain tanh gradient) outside it.
-final class ExplanationSlot {
-    var map: Tensor?
-
-    func apply(_ gradientAtOutput: Tensor, _ output: Tensor) -> Tensor {
-        guard let map else { return Tensor.tanhGradient(gradientAtOutput, output: output) }
-        return GradientRules.xaiCycleGAN(explanation: map)(gradientAtOutput, output)
+        return ExplanationMaps(forAB: mapB, forBA: mapA)
     }
 }

@@ -1,11 +1,12 @@
 import CyclexEngine
+import CyclexImaging
 import CyclexInference
 import CyclexModels
 import CyclexNN
 
-/// The junyanz CycleGAN (SPEC §1). Naming as junyanz: G_A: A→B, G_B: B→A, D_A judges domain B
-/// (fake_B vs real_B), D_B judges domain A.
-public final class CycleGANModel: CycleTranslationModel {
+/// The junyanz CycleGAN recipe (`docs/training.md#cyclegan-step`). Naming as junyanz: G_A: A→B,
+/// G_B: B→A, D_A judges domain B (fake_B vs real_B), D_B judges domain A.
+public final class CycleGANModel: ModelRecipe {
     public let configuration: ModelConfiguration
     /// G_A (A→B) and G_B (B→A).
     public let generators: CycleGANGenerators
@@ -21,36 +22,41 @@ public final class CycleGANModel: CycleTranslationModel {
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
         var g = RandomGenerator(seed: seed)
-        func makeD() -> PatchDiscriminator {
-            PatchDiscriminator(filters: c.discriminatorFilters, inputChannels: c.channels,
-                               initialization: c.initialization, using: &g)
-        }
         generators = CycleGANGenerators(configuration: c, using: &g)
-        discriminatorA = makeD(); discriminatorB = makeD()
-        optimizerG = Adam(parameters: generators.a.parameters + generators.b.parameters, learningRate: c.learningRateGenerator,
-                          beta1: c.beta1, beta2: c.beta2)
+        discriminatorA = PatchDiscriminator(configuration: c, using: &g)
+        discriminatorB = PatchDiscriminator(configuration: c, using: &g)
+        optimizerG = Adam(parameters: generators.a.parameters + generators.b.parameters,
+                          learningRate: c.learningRateGenerator, configuration: c)
         optimizerD = Adam(parameters: discriminatorA.parameters + discriminatorB.parameters,
-                          learningRate: c.learningRateDiscriminator, beta1: c.beta1, beta2: c.beta2)
+                          learningRate: c.learningRateDiscriminator, configuration: c)
         poolA = ImagePool(capacity: c.poolSize, generator: g.split())
         poolB = ImagePool(capacity: c.poolSize, generator: g.split())
         generator = g.split()
     }
 
+    public var generatorPair: any GeneratorPair { generators }
     public var networks: [(prefix: String, module: any Module)] {
         generators.networks + [("D_A", discriminatorA), ("D_B", discriminatorB)]
     }
-    public var generatorPair: any GeneratorPair { generators }
     public var optimizers: [(name: String, optimizer: Adam)] { [("G", optimizerG), ("D", optimizerD)] }
     public var pools: [(name: String, pool: ImagePool)] { [("A", poolA), ("B", poolB)] }
 
-    public func setLearningRateFactor(_ factor: Float) {
-        optimizerG.learningRate = configuration.learningRateGenerator * factor
-        optimizerD.learningRate = configuration.learningRateDiscriminator * factor
+    public let declaration = StepDeclaration(
+        losses: ["G", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"],
+        progressLosses: ["G", "G_A", "G_B", "D_A", "D_B"])
+    /// junyanz `unaligned_dataset.py`: max(|A|, |B|) steps, A in shuffled order, B drawn at random.
+    public var epochPolicy: UnpairedDataset.EpochPolicy { .cycleGAN }
+    /// junyanz resizes with PIL's bicubic filter.
+    public var resizeFilter: ResizeFilter { .bicubic }
+    /// Constant, then linear decay stepped at each epoch's end (the last epoch keeps 1/(d+1)).
+    public func schedule(epochs: Int, decayEpochs: Int) -> LearningRateSchedule {
+        .junyanzEnd(constantEpochs: epochs - decayEpochs, decayEpochs: decayEpochs)
     }
 
-    /// SPEC §1.4, in its normative order.
+    /// junyanz's `optimize_parameters` order (`docs/training.md#cyclegan-step`).
     public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
         let c = configuration
+        let (generatorA, generatorB) = (generators.a, generators.b)
         let fakeB = generatorA(realA), recA = generatorB(fakeB)
         let fakeA = generatorB(realB), recB = generatorA(fakeA)
 
@@ -71,10 +77,8 @@ public final class CycleGANModel: CycleTranslationModel {
 
         // Discriminators, on pooled detached fakes made before the generator update.
         optimizerD.zeroGradients()
-        let pooledB = poolB.query(fakeB.detached())
-        let lossDA = (discriminatorA(realB).mseLoss(target: 1) + discriminatorA(pooledB).mseLoss(target: 0)) * 0.5
-        let pooledA = poolA.query(fakeA.detached())
-        let lossDB = (discriminatorB(realA).mseLoss(target: 1) + discriminatorB(pooledA).mseLoss(target: 0)) * 0.5
+        let lossDA = lsganDiscriminatorLoss(discriminatorA, real: realB, fake: poolB.query(fakeB.detached()))
+        let lossDB = lsganDiscriminatorLoss(discriminatorB, real: realA, fake: poolA.query(fakeA.detached()))
         try requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
         lossDA.backward(accumulatingInto: optimizerD.parameters)
         lossDB.backward(accumulatingInto: optimizerD.parameters)

@@ -1,5 +1,4 @@
 import CyclexEngine
-import CyclexModels
 import Foundation
 
 /// The explanation machinery of xAI-CycleGAN (SPEC §3.6).
@@ -40,6 +39,14 @@ public enum Explanation {
         guard x >= 0 else { return 0 }
         let base = (0.5 - min(0.5, x)) / 0.5
         return Float(pow(Double(base), Double(gamma)))
+    }
+
+    /// One domain's explanation map E = ½[(1 − r)·λ·S + r·λm·Sm] from the saliency of its
+    /// discriminator (S, weight λ) and of its mask discriminator (Sm, weight λm), r the mask
+    /// discriminator's share (0.7). Shapes as the saliency maps ([B, C, H, W]).
+    public static func xaiCycleGANMap(saliency s: Tensor, maskSaliency sm: Tensor, lambda l: Float, maskLambda lm: Float,
+                                      maskShare r: Float) -> Tensor {
+        withoutGradient { (s * ((1 - r) * l) + sm * (r * lm)) * 0.5 }
     }
 }
 
