@@ -95,7 +95,7 @@ func runProfile(size: Int, iterations: Int, log: JSONLog) {
         let t0 = nowNanoseconds()
         it.run(p)
         let t1 = nowNanoseconds()
-        p.book("  (after the last phase: releasing the step's graph)", Double(t1 - (p.lastEnd ?? t1)) * 1e-9)
+        p.close(at: t1)
         totals.append(Double(t1 - t0) * 1e-9)
         runs.append(p)
     }
@@ -110,7 +110,6 @@ func runProfile(size: Int, iterations: Int, log: JSONLog) {
     a.add(["whole iteration", fmtTime(measured), "100 %"])
     a.print()
     let adam = median(runs.map { ($0.totals["Adam G"] ?? 0) + ($0.totals["Adam D"] ?? 0) })
-    let losses = median(runs.map { $0.totals["losses"] ?? 0 })
 
     // (b) Op inventory, each op timed alone.
     let (convs, pointwise) = inventory(size: size)
@@ -163,7 +162,6 @@ func runProfile(size: Int, iterations: Int, log: JSONLog) {
         add("\(e.kind.rawValue) bwd", Double(e.backwardCount) * (bwd.min() ?? .nan))
     }
     add("Adam (G + D, measured in P1)", adam)
-    add("losses (measured in P1)", losses)
 
     let sum = buckets.reduce(0) { $0 + $1.1 }
     var b = TextTable("P3. CycleGAN \(size)² iteration by op type (inventory × isolated best op time), sorted",

@@ -3,7 +3,7 @@ import CyclexNN
 
 /// 70×70 PatchGAN (SPEC §1.2, §3.4): k4 convs s2, s2, s2, s1, s1 with LeakyReLU 0.2 and
 /// instance norm on the middle three; outputs a [B, 1, h, w] map of patch scores (no sigmoid).
-/// Names `model.0/2/5/8/11` as junyanz.
+/// Parameter names follow junyanz's Sequential (`model.0/2/5/8/11`).
 public final class PatchDiscriminator: Module {
     public let filters: Int
     let convs: [Conv2d]
@@ -26,7 +26,11 @@ public final class PatchDiscriminator: Module {
         return convs[4](h)
     }
 
+    /// junyanz's `nn.Sequential` child by child; parameters are named `model.<position>`.
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        zip([0, 2, 5, 8, 11], convs).flatMap { prefixed("model.\($0)", $1.namedParameters) }
+        let middle: [SequentialChild] = [.parameterFree("InstanceNorm2d"), .parameterFree("LeakyReLU(0.2)")]
+        return sequentialParameters("model", [.module(convs[0]), .parameterFree("LeakyReLU(0.2)")]
+            + [.module(convs[1])] + middle + [.module(convs[2])] + middle + [.module(convs[3])] + middle
+            + [.module(convs[4])])
     }
 }

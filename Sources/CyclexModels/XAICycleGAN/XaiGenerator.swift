@@ -17,7 +17,7 @@ public final class XaiGenerator: Module {
     public let filters: Int, residualBlocks: Int, upActivation: UpActivation
     let maskFusion: Conv2d, contextFusion: Conv2d
     let enc1: Conv2d, enc2: Conv2d, enc3: Conv2d, enc4: Conv2d
-    let blocks: [(Conv2d, Conv2d)]
+    let blocks: [ResidualBlock]
     let dec1: ConvTranspose2d, dec2: ConvTranspose2d, dec3: ConvTranspose2d
     let head: Conv2d, final: Conv2d
     /// Replaces the tanh derivative at `pre` for every call (the λ-adaptive saliency rule).
@@ -48,7 +48,7 @@ public final class XaiGenerator: Module {
         enc2 = conv(ngf, 2 * ngf, 3, stride: 2, padding: 1)
         enc3 = conv(2 * ngf, 4 * ngf, 3, stride: 2, padding: 1)
         enc4 = conv(4 * ngf, 8 * ngf, 3, stride: 2, padding: 1)
-        blocks = (0..<n).map { _ in (conv(8 * ngf, 8 * ngf, 3), conv(8 * ngf, 8 * ngf, 3)) }
+        blocks = (0..<n).map { _ in ResidualBlock(channels: 8 * ngf, naming: .xaiCycleGAN, initialization: i, using: &g) }
         dec1 = deconv(8 * ngf, 4 * ngf)
         dec2 = deconv(4 * ngf, 2 * ngf)
         dec3 = deconv(2 * ngf, ngf)
@@ -69,10 +69,7 @@ public final class XaiGenerator: Module {
         let e3 = enc3(e2).instanceNormalized().relu()
         let e4 = enc4(e3).instanceNormalized().relu()
         var r = e4
-        for (conv1, conv2) in blocks {
-            let h = conv1(r.padded(by: 1, mode: .reflect)).instanceNormalized().relu()
-            r = r + conv2(h.padded(by: 1, mode: .reflect)).instanceNormalized()
-        }
+        for block in blocks { r = block(r) }
         let d1 = activate(dec1(r + e4).instanceNormalized())
         let d2 = activate(dec2(d1 + e3).instanceNormalized())
         let d3 = activate(dec3(d2 + e2).instanceNormalized())
@@ -87,14 +84,12 @@ public final class XaiGenerator: Module {
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        var all = prefixed("mask_fusion.conv", maskFusion.namedParameters)
+        prefixed("mask_fusion.conv", maskFusion.namedParameters)
             + prefixed("context_fusion.conv", contextFusion.namedParameters)
             + prefixed("enc1.conv", enc1.namedParameters) + prefixed("enc2.conv", enc2.namedParameters)
             + prefixed("enc3.conv", enc3.namedParameters) + prefixed("enc4.conv", enc4.namedParameters)
-        for (k, (c1, c2)) in blocks.enumerated() {
-            all += prefixed("res_blocks.\(k).conv1", c1.namedParameters) + prefixed("res_blocks.\(k).conv2", c2.namedParameters)
-        }
-        return all + prefixed("dec1.deconv", dec1.namedParameters) + prefixed("dec2.deconv", dec2.namedParameters)
+            + sequentialParameters("res_blocks", blocks.map { .module($0) })  // an nn.ModuleList
+            + prefixed("dec1.deconv", dec1.namedParameters) + prefixed("dec2.deconv", dec2.namedParameters)
             + prefixed("dec3.deconv", dec3.namedParameters) + prefixed("head.conv", head.namedParameters)
             + prefixed("final.conv", final.namedParameters)
     }

@@ -18,6 +18,8 @@ public final class CycleGANModel: ModelRecipe {
     public let poolB: ImagePool, poolA: ImagePool
     /// Unused by CycleGAN's step (no random masks); pools carry their own streams.
     public var generator: RandomGenerator
+    /// Told where each phase of the step starts (the benchmark's profile); nil in training.
+    public var phases: (any StepPhaseRecorder)?
 
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
@@ -57,11 +59,14 @@ public final class CycleGANModel: ModelRecipe {
     public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
         let c = configuration
         let (generatorA, generatorB) = (generators.a, generators.b)
+        phases?.begin("G forward ×4 (fake, rec)")
         let fakeB = generatorA(realA), recA = generatorB(fakeB)
         let fakeA = generatorB(realB), recB = generatorA(fakeA)
 
         // Generators, discriminators frozen (their parameters receive nothing).
+        phases?.begin("G forward ×2 (identity)")
         let idtA = generatorA(realB), idtB = generatorB(realA)
+        phases?.begin("D forward ×2 (frozen) and G losses")
         let lossGA = discriminatorA(fakeB).mseLoss(target: 1) * c.adversarialWeight
         let lossGB = discriminatorB(fakeA).mseLoss(target: 1) * c.adversarialWeight
         let lossCycleA = recA.l1Loss(target: realA) * c.cycleWeight
@@ -70,20 +75,26 @@ public final class CycleGANModel: ModelRecipe {
         let lossIdtB = idtB.l1Loss(target: realA) * c.identityWeight
         let lossG = lossGA + lossGB + lossCycleA + lossCycleB + lossIdtA + lossIdtB
         try requireFinite(lossG.item, "the generator loss")
+        phases?.begin("G backward (through D, 6 G passes)")
         optimizerG.zeroGradients()
         lossG.backward(accumulatingInto: optimizerG.parameters)
+        phases?.begin("Adam G")
         try requireFiniteGradients(optimizerG.parameters, "the generators")
         optimizerG.step()
 
         // Discriminators, on pooled detached fakes made before the generator update.
+        phases?.begin("D forward ×4 (real, pooled fake)")
         optimizerD.zeroGradients()
         let lossDA = lsganDiscriminatorLoss(discriminatorA, real: realB, fake: poolB.query(fakeB.detached()))
         let lossDB = lsganDiscriminatorLoss(discriminatorB, real: realA, fake: poolA.query(fakeA.detached()))
         try requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
+        phases?.begin("D backward ×2")
         lossDA.backward(accumulatingInto: optimizerD.parameters)
         lossDB.backward(accumulatingInto: optimizerD.parameters)
+        phases?.begin("Adam D")
         try requireFiniteGradients(optimizerD.parameters, "the discriminators")
         optimizerD.step()
+        phases?.begin("report, releasing the step's graph")
 
         var report = StepReport()
         report.losses = [
