@@ -95,103 +95,143 @@ public final class XAICycleGANModel: ModelRecipe {
     }
 
     /// One step with the given noise masks (`docs/training.md#xai-cyclegan-step`; the order is
-    /// the fixtures').
+    /// the fixtures'): mask augmentation, the generators' pass with graph, their losses and
+    /// explanation-guided update, then each domain's discriminators.
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
-        let c = configuration
-        let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
         var report = StepReport()
-        func keep(_ name: String, _ t: Tensor) { report.tensors[name] = t.detached() }
+        let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
+            : augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report)
+        report.keep("M_A_aug", maskAugA); report.keep("M_B_aug", maskAugB)
 
-        // Pass 1, no gradient: the mask discriminators' saliency augments the input masks.
-        let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB) : withoutGradient { () -> (Tensor, Tensor) in
+        let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB)
+        let losses = generatorLosses(pass, realA: realA, realB: realB)
+        try requireFinite(losses.total.item, "the generator loss")
+        let maps = !usesExplanations ? nil : explainCurrentDiscriminators(
+            realA: realA, realB: realB, fakeA: pass.fakeA, fakeB: pass.fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
+            into: &report)
+        try updateGenerators(losses.total, maps: maps)
+
+        let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
+                                              real: realA, realMask: maskAugA, fake: pass.fakeA, fakeMask: maskAugB,
+                                              pool: poolA, maskedPool: poolMaskedA)
+        let lossDB = try updateDiscriminators(domain: "B", optimizerDB, discriminatorB, maskDiscriminatorB,
+                                              real: realB, realMask: maskAugB, fake: pass.fakeB, fakeMask: maskAugA,
+                                              pool: poolB, maskedPool: poolMaskedB)
+
+        report.losses = losses.named + [("D_A", lossDA.item), ("D_B", lossDB.item)]
+        for (name, t) in pass.named { report.keep(name, t) }
+        return report
+    }
+
+    /// Pass 1, no gradient: each generator's output under the drawn mask is judged by the other
+    /// domain's mask discriminator; that discriminator's saliency, weighted by λ of its loss, is
+    /// added to the mask (`docs/explanations.md#input-mask-augmentation`). Returns M_A', M_B'.
+    func augmentedMasks(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor,
+                        into report: inout StepReport) -> (Tensor, Tensor) {
+        let (dmA, dmB) = (maskDiscriminatorA, maskDiscriminatorB)
+        return withoutGradient { () -> (Tensor, Tensor) in
             let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
             let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fake: yB * maskA)
             let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fake: yA * maskB)
             let (lambdaB, lambdaA) = (lambda(lossDmB), lambda(lossDmA))
-            keep("pass1.y_B", yB); keep("pass1.y_A", yA)
-            keep("pass1.saliency_Dm_B", inputSaliencyB); keep("pass1.saliency_Dm_A", inputSaliencyA)
-            keep("pass1.patch_map_Dm_B", mapB); keep("pass1.patch_map_Dm_A", mapA)
+            report.keep("pass1.y_B", yB); report.keep("pass1.y_A", yA)
+            report.keep("pass1.saliency_Dm_B", inputSaliencyB); report.keep("pass1.saliency_Dm_A", inputSaliencyA)
+            report.keep("pass1.patch_map_Dm_B", mapB); report.keep("pass1.patch_map_Dm_A", mapA)
             report.diagnostics += [("pass1.loss_Dm_B", lossDmB.item), ("pass1.loss_Dm_A", lossDmA.item),
                                    ("pass1.lambda_B", lambdaB), ("pass1.lambda_A", lambdaA),
                                    ("pass1.argmax_Dm_B", Float(argB[0])), ("pass1.argmax_Dm_A", Float(argA[0]))]
             return (maskA + inputSaliencyB * lambdaB, maskB + inputSaliencyA * lambdaA)
         }
-        keep("M_A_aug", maskAugA); keep("M_B_aug", maskAugB)
+    }
 
-        // Pass 2, with graph.
-        let fakeB = generatorAB(realA, mask: maskAugA)
-        let recA = generatorBA(fakeB, mask: maskAugA)
-        let idtA = generatorBA(realA, mask: maskAugA)
-        let fakeA = generatorBA(realB, mask: maskAugB)
-        let recB = generatorAB(fakeA, mask: maskAugB)
-        let idtB = generatorAB(realB, mask: maskAugB)
+    /// Pass 2, with graph: the six generator calls under the augmented masks, in the fixtures' order.
+    struct SecondPass {
+        let fakeB: Tensor, recA: Tensor, idtA: Tensor, fakeA: Tensor, recB: Tensor, idtB: Tensor
+        /// The augmented masks M_A', M_B'.
+        let maskA: Tensor, maskB: Tensor
 
-        // Generator loss (own-domain mask discriminators); its backward applies the explanation
-        // maps of the current discriminators at every generator call's pre-tanh output.
+        init(_ model: XAICycleGANModel, realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) {
+            let (ab, ba) = (model.generatorAB, model.generatorBA)
+            fakeB = ab(realA, mask: maskA)
+            recA = ba(fakeB, mask: maskA)
+            idtA = ba(realA, mask: maskA)
+            fakeA = ba(realB, mask: maskB)
+            recB = ab(fakeA, mask: maskB)
+            idtB = ab(realB, mask: maskB)
+            (self.maskA, self.maskB) = (maskA, maskB)
+        }
+
+        var named: [(String, Tensor)] {
+            [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB), ("idt_B", idtB)]
+        }
+    }
+
+    /// The generator loss and its terms (`docs/training.md#xai-cyclegan-losses-and-weights`).
+    struct GeneratorLosses {
+        let total: Tensor, advAB: Tensor, advBA: Tensor, cycle: Tensor, cycA: Tensor, cycB: Tensor
+        let idt: Tensor, idtA: Tensor, idtB: Tensor
+
+        /// Under the declared loss names.
+        var named: [(name: String, value: Float)] {
+            [("G", total.item), ("adv_AB", advAB.item), ("adv_BA", advBA.item), ("cycle", cycle.item),
+             ("cyc_A", cycA.item), ("cyc_B", cycB.item), ("idt", idt.item), ("idt_A", idtA.item), ("idt_B", idtB.item)]
+        }
+    }
+
+    /// Adversarial terms against the own-domain discriminators (mask share r), the masked cycle
+    /// loss and the identity loss, weighted as configured.
+    func generatorLosses(_ pass: SecondPass, realA: Tensor, realB: Tensor) -> GeneratorLosses {
+        let c = configuration
+        let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
         let r = c.maskAdversarialRatio
-        let advAB = (dmB(fakeB * maskAugA).mseLoss(target: 1) * r + dB(fakeB).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
-        let advBA = (dmA(fakeA * maskAugB).mseLoss(target: 1) * r + dA(fakeA).mseLoss(target: 1) * (1 - r)) * c.adversarialWeight
+        let advAB = (dmB(pass.fakeB * pass.maskA).mseLoss(target: 1) * r + dB(pass.fakeB).mseLoss(target: 1) * (1 - r))
+            * c.adversarialWeight
+        let advBA = (dmA(pass.fakeA * pass.maskB).mseLoss(target: 1) * r + dA(pass.fakeA).mseLoss(target: 1) * (1 - r))
+            * c.adversarialWeight
         func cycle(_ rec: Tensor, _ real: Tensor, _ m: Tensor) -> Tensor {
             let inverse = 1 - m
             return (rec * m).l1Loss(target: real * m) * c.maskCycleRatio
                 + (rec * inverse).l1Loss(target: real * inverse) * (1 - c.maskCycleRatio)
         }
-        let cycA = cycle(recA, realA, maskAugA), cycB = cycle(recB, realB, maskAugB)
+        let cycA = cycle(pass.recA, realA, pass.maskA), cycB = cycle(pass.recB, realB, pass.maskB)
         let lossCycle = (cycA + cycB) * c.cycleWeight
-        let idtLossA = idtA.l1Loss(target: realA), idtLossB = idtB.l1Loss(target: realB)
+        let idtLossA = pass.idtA.l1Loss(target: realA), idtLossB = pass.idtB.l1Loss(target: realB)
         let lossIdt = (idtLossA + idtLossB) * c.identityWeight
-        let lossG = advAB + advBA + lossCycle + lossIdt
-        try requireFinite(lossG.item, "the generator loss")
+        return GeneratorLosses(total: advAB + advBA + lossCycle + lossIdt, advAB: advAB, advBA: advBA, cycle: lossCycle,
+                               cycA: cycA, cycB: cycB, idt: lossIdt, idtA: idtLossA, idtB: idtLossB)
+    }
 
-        let maps = !usesExplanations ? nil : explainCurrentDiscriminators(
-            realA: realA, realB: realB, fakeA: fakeA, fakeB: fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
-            into: &report)
+    /// The generators' update: the backward pass applies the explanation maps (when given) at
+    /// every generator call's pre-tanh output, E_B for G_AB and E_A for G_BA, for this pass only.
+    func updateGenerators(_ loss: Tensor, maps: ExplanationMaps?) throws {
         optimizerG.zeroGradients()
-        // E_B rewrites G_AB's gradients, E_A G_BA's, for this backward pass only.
         ruleAB.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forAB) }) {
             ruleBA.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forBA) }) {
-                lossG.backward(accumulatingInto: optimizerG.parameters)
+                loss.backward(accumulatingInto: optimizerG.parameters)
             }
         }
         try requireFiniteGradients(optimizerG.parameters, "the generators")
         optimizerG.step()
+    }
 
-        // Discriminators per domain on pooled, detached pass-2 fakes.
-        func discriminatorLoss(_ d: PatchDiscriminator, _ dm: PatchDiscriminator, real: Tensor, realMask: Tensor,
-                               fake: Tensor, fakeMask: Tensor, pool: ImagePool, maskedPool: ImagePool) -> Tensor {
-            let pooled = pool.query(fake.detached())
-            let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
-            return lsganDiscriminatorLoss(d, real: real, fake: pooled) * (1 - r)
-                + lsganDiscriminatorLoss(dm, real: real * realMask, fake: pooledMasked) * r
-        }
-        /// One domain's update of D and Dm, checked before the weights change.
-        func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
-                                  real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor,
-                                  pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
-            optimizer.zeroGradients()
-            let loss = discriminatorLoss(d, dm, real: real, realMask: realMask, fake: fake, fakeMask: fakeMask,
-                                         pool: pool, maskedPool: maskedPool)
-            try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
-            loss.backward(accumulatingInto: optimizer.parameters)
-            try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
-            optimizer.step()
-            return loss
-        }
-        let lossDA = try updateDiscriminators(domain: "A", optimizerDA, dA, dmA, real: realA, realMask: maskAugA,
-                                              fake: fakeA, fakeMask: maskAugB, pool: poolA, maskedPool: poolMaskedA)
-        let lossDB = try updateDiscriminators(domain: "B", optimizerDB, dB, dmB, real: realB, realMask: maskAugB,
-                                              fake: fakeB, fakeMask: maskAugA, pool: poolB, maskedPool: poolMaskedB)
-
-        report.losses = [
-            ("G", lossG.item), ("adv_AB", advAB.item), ("adv_BA", advBA.item), ("cycle", lossCycle.item),
-            ("cyc_A", cycA.item), ("cyc_B", cycB.item), ("idt", lossIdt.item), ("idt_A", idtLossA.item),
-            ("idt_B", idtLossB.item), ("D_A", lossDA.item), ("D_B", lossDB.item),
-        ]
-        for (name, t) in [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB),
-                          ("idt_B", idtB)] { keep(name, t) }
-        return report
+    /// One domain's update of D and Dm on pooled, detached pass-2 fakes (full and masked fakes in
+    /// separate pools), checked before the weights change.
+    func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
+                              real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor,
+                              pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
+        let r = configuration.maskAdversarialRatio
+        optimizer.zeroGradients()
+        let pooled = pool.query(fake.detached())
+        let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
+        let loss = lsganDiscriminatorLoss(d, real: real, fake: pooled) * (1 - r)
+            + lsganDiscriminatorLoss(dm, real: real * realMask, fake: pooledMasked) * r
+        try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
+        loss.backward(accumulatingInto: optimizer.parameters)
+        try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
+        optimizer.step()
+        return loss
     }
 
     /// The explanation maps of one step, passed to the generators' gradient rules.
@@ -244,4 +284,9 @@ public final class XAICycleGANModel: ModelRecipe {
         }
         return ExplanationMaps(forAB: mapB, forBA: mapA)
     }
+}
+
+extension StepReport {
+    /// Keeps a detached copy of `tensor` under `name` (for tests).
+    mutating func keep(_ name: String, _ tensor: Tensor) { tensors[name] = tensor.detached() }
 }
