@@ -46,6 +46,41 @@ struct GeneratorCheckpointTests {
         }
     }
 
+    /// The reader never touches training state: with every training-state tensor
+    /// (optimiser moments and steps, pools, random streams) replaced by one of the wrong type and
+    /// shape, the generator reader loads the same generators as before.
+    @Test func trainingStateIsNeitherBuiltNorRead() throws {
+        let root = try TranslateTests.temporaryFolder("generators-state")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let checkpoint = try TranslateTests.trainTinyCheckpoint(kind: .cycleGAN, root: root)
+        let original = try SafeTensorsFile(contentsOf: checkpoint)
+        let generatorNames = Set(try GeneratorCheckpoint.load(checkpoint).networks.flatMap { n in
+            n.module.namedState.map { "\(n.prefix).\($0.name)" }
+        })
+        let full = try Checkpoint.load(checkpoint).model
+        let networkNames = Set(full.networks.flatMap { n in n.module.namedState.map { "\(n.prefix).\($0.name)" } })
+        var writer = SafeTensorsWriter()
+        writer.metadata = original.metadata
+        var replaced = 0
+        for name in original.names {
+            if networkNames.contains(name) {
+                writer.add(name, try original.tensor(name))
+            } else {
+                writer.add(name, bytes: [7], shape: [1])  // optimiser moments, steps, pools, streams
+                replaced += 1
+            }
+        }
+        #expect(replaced > 0)
+        let tampered = root.appendingPathComponent("tampered.safetensors")
+        try writer.write(to: tampered)
+        let generators = try GeneratorCheckpoint.load(tampered)
+        for (mine, theirs) in zip(generators.networks, full.generatorPair.networks) {
+            for (a, b) in zip(mine.module.namedState, theirs.module.namedState) {
+                #expect(generatorNames.contains("\(mine.prefix).\(a.name)") && a.tensor.scalars == b.tensor.scalars)
+            }
+        }
+    }
+
     @Test func namesTheFileAndTheProblem() throws {
         let root = try TranslateTests.temporaryFolder("generators-bad")
         defer { try? FileManager.default.removeItem(at: root) }
