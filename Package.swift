@@ -41,7 +41,7 @@ let package = Package(
             name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
-            name: "CyclexInference", dependencies: ["CyclexModels", "CyclexImaging"],
+            name: "CyclexInference", dependencies: ["CyclexModels", "CyclexImaging", "CyclexInterop"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexTraining", dependencies: ["CyclexInference"],

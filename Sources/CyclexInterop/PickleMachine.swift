@@ -11,7 +11,8 @@ import Foundation
 /// - `torch._utils._rebuild_parameter(tensor, ...)` → the tensor;
 /// - `torch.<X>Storage` → only as the type inside a storage's persistent id;
 /// - `__torch__.<module> <Class>` (TorchScript modules, when `allowsTorchScriptClasses`) →
-///   an attribute holder filled by BUILD.
+///   an attribute holder filled by BUILD;
+/// - `torch.jit._pickle.build_intlist(list)` (and the double/bool versions; TorchScript only) → the list.
 /// Sizes are checked against the bytes left before anything is allocated; the stack, memo and
 /// collections are bounded.
 public struct PickleMachine {
@@ -225,6 +226,9 @@ public struct PickleMachine {
             allowed = true
         case ("torch", _):
             allowed = TorchDType(storageClass: name) != nil
+        case ("torch.jit._pickle", "build_intlist"), ("torch.jit._pickle", "build_doublelist"),
+             ("torch.jit._pickle", "build_boollist"):
+            allowed = allowsTorchScriptClasses   // TorchScript's typed list attributes (e.g. a conv's padding)
         default:
             // TorchScript modules: `__torch__.a.b Class`, identifiers only.
             allowed = allowsTorchScriptClasses && (module == "__torch__" || module.hasPrefix("__torch__."))
@@ -250,6 +254,9 @@ public struct PickleMachine {
             let shape = try ints(args[2], what: "size"), strides = try ints(args[3], what: "stride")
             return .tensor(try TorchTensor(storage: storage, offset: offset, shape: shape, strides: strides, path: path,
                                            limit: limits.tensorElements))
+        case ("torch.jit._pickle", _):
+            guard args.count == 1, case .list = args[0] else { throw bad("expected one list") }
+            return args[0]
         case ("torch._utils", "_rebuild_parameter"):
             guard let first = args.first, case .tensor = first else { throw bad("expected a tensor") }
             return first

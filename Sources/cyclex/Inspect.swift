@@ -24,7 +24,9 @@ struct Inspect: ParsableCommand {
                 (networks, configuration, progress) = (loaded.model.networks, loaded.model.configuration, loaded.progress)
             } else {
                 let generators = try GeneratorCheckpoint.load(url)
-                (networks, configuration) = (generators.networks, generators.configuration)
+                let available = GeneratorCheckpoint.directions(in: file)
+                let present = generators.networks.enumerated().filter { available.contains($0.offset == 0 ? .aToB : .bToA) }
+                (networks, configuration) = (present.map(\.element), generators.configuration)
             }
             let c = configuration
             print("checkpoint: \(url.path)")
@@ -35,6 +37,12 @@ struct Inspect: ParsableCommand {
                 print("progress: \(done ? "complete" : "epoch \(p.epoch) of \(p.totalEpochs)"), \(p.globalStep) steps")
             } else {
                 print("generators only (no training state)")
+            }
+            if let source = PyTorchImport.provenance(of: file) {
+                print("imported from PyTorch: \(source.sources.joined(separator: " + ")) (\(source.formats.joined(separator: ", ")) format)")
+                print("  recognised \(source.architecture); directions \(source.directions.map(\.rawValue).joined(separator: ", ")); "
+                      + "\(source.renamed) tensors renamed; imported \(source.importedAt)")
+                for line in source.ignored { print("  ignored \(line)") }
             }
             for (prefix, module) in networks {
                 print("  \(prefix): \(module.parameterCount.formatted()) parameters")

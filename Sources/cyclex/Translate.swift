@@ -95,7 +95,7 @@ struct Translate: ParsableCommand {
         let checkpointURL = try checkpoint.map(resolveCheckpoint) ?? latestCheckpoint(progress)
         // Only the generators: no discriminators, optimiser moments, pools or random streams.
         let generators: any GeneratorPair
-        do { generators = try GeneratorCheckpoint.load(checkpointURL) } catch { throw CLIError(error.localizedDescription) }
+        do { generators = try GeneratorCheckpoint.load(checkpointURL, for: direction) } catch { throw CLIError(error.localizedDescription) }
         let c = generators.configuration
         let translator = Translator(generators: generators, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
         progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "

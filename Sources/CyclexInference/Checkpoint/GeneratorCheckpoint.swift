@@ -15,8 +15,29 @@ public enum GeneratorCheckpoint {
         // Weights are overwritten below; the seed only fills them until then.
         var g = RandomGenerator(seed: 0)
         let generators = makeGeneratorPair(configuration, using: &g)
-        try CheckpointFormat.load(generators.networks, from: file)
+        // A model imported from one PyTorch generator file holds only that direction's generator.
+        let available = directions(in: file)
+        let present = generators.networks.enumerated().filter { available.contains($0.offset == 0 ? .aToB : .bToA) }
+        try CheckpointFormat.load(present.map(\.element), from: file)
         return generators
+    }
+
+    /// The directions the checkpoint can translate: both, except for a model `cyclex import`
+    /// made from a single PyTorch generator file.
+    public static func directions(in file: SafeTensorsFile) -> [TranslationDirection] {
+        PyTorchImport.provenance(of: file)?.directions ?? TranslationDirection.allCases
+    }
+
+    /// Like `load`, but refuses a direction the checkpoint does not hold, naming the file.
+    public static func load(_ url: URL, for direction: TranslationDirection) throws -> any GeneratorPair {
+        let available = directions(in: try CheckpointFormat.open(url))
+        guard available.contains(direction) else {
+            throw CheckpointError.incompatible(
+                path: url.path,
+                reason: "holds only the \(available.map(\.rawValue).joined()) generator (imported from one PyTorch file); "
+                    + "import both generator files (cyclex import G_A.pth G_B.pth) to translate \(direction.rawValue)")
+        }
+        return try load(url)
     }
 
     /// Writes a generator-only checkpoint (configuration + both generators) atomically.

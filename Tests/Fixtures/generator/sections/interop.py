@@ -5,6 +5,8 @@ Writes into OUT_DIR/interop/:
 * `resnet_generator_module.pth`     the same weights with DataParallel's `module.` prefix, saved in the
                                     legacy (pre-1.6, non-zip) torch.save format
 * `resnet_generator_deflated.pth`   the zip file re-compressed with deflate
+* `resnet_generator_extra_tensor.pth`, `resnet_generator_missing_tensor.pth`  (ngf 2, 1 block) one tensor
+                                    too many (`extra.scale`) / one missing (`model.4.bias`): import must name it
 * `pair/latest_net_G_A.pth`, `pair/latest_net_G_B.pth`   a two-direction junyanz pair (zip format)
 * `xai_generator.pth`               xAI-CycleGAN-2 REC generator state dict under that repository's names
                                     (conv1dc, conv1dm, conv1..conv4, resnet_blocks.<i>.resnet_block.1/.5,
@@ -41,7 +43,7 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.conv_block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
-                                        nn.Dropout(0.0), nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+                                        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
 
     def forward(self, x):
         return x + self.conv_block(x)
@@ -194,6 +196,14 @@ def build(out_dir, variant=None):
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
 
+    # Two broken files (ngf 2, 1 block): one with a tensor the network has no place for, one missing a tensor.
+    small = init_(ResnetGenerator(2, 1), rng("small")).state_dict()
+    extra = dict(small)
+    extra["extra.scale"] = torch.ones(3)
+    torch.save(extra, os.path.join(folder, "resnet_generator_extra_tensor.pth"))
+    missing = {k: v for k, v in small.items() if k != "model.4.bias"}
+    torch.save(missing, os.path.join(folder, "resnet_generator_missing_tensor.pth"))
+
     ga = init_(ResnetGenerator(rc["ngf"], rc["n_blocks"]), rng("pair_A"))
     gb = init_(ResnetGenerator(rc["ngf"], rc["n_blocks"]), rng("pair_B"))
     torch.save(ga.state_dict(), os.path.join(folder, "pair", "latest_net_G_A.pth"))
@@ -208,6 +218,8 @@ def build(out_dir, variant=None):
     atol = {k: 1e-4 * float(v.abs().max()) for k, v in out.items() if k.endswith("output")}
     meta["atol"] = atol
     meta["config"]["files"] = dict(resnet="resnet_generator.pth", resnet_module="resnet_generator_module.pth",
+                                   extra_tensor=["resnet_generator_extra_tensor.pth", "extra.scale"],
+                                   missing_tensor=["resnet_generator_missing_tensor.pth", "model.4.bias"],
                          pair=["pair/latest_net_G_A.pth", "pair/latest_net_G_B.pth"], xai="xai_generator.pth")
     meta["versions"] = f"torch {torch.__version__.split('+')[0]}, numpy {np.__version__}"
     save_file({k: v.contiguous() for k, v in sorted(out.items())}, os.path.join(folder, "interop.safetensors"),
