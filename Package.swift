@@ -44,7 +44,7 @@ let package = Package(
             name: "CyclexInference", dependencies: ["CyclexModels", "CyclexImaging", "CyclexInterop"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
-            name: "CyclexTraining", dependencies: ["CyclexInference"],
+            name: "CyclexTraining", dependencies: ["CyclexInference", "CyclexMetrics"],
             swiftSettings: cpuSwift + fastInDebug),
         .executableTarget(
             name: "cyclex",

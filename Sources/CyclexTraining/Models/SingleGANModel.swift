@@ -18,6 +18,9 @@ public final class SingleGANModel {
         case saliency
         /// DeepLiftShap against `shapBaselines` (dense discriminators).
         case deepLiftShap = "shap"
+        /// LIME on fixed patches (`lime`), of the discriminator in evaluation mode; xAI-GAN
+        /// explains only the rejected fakes (the others' rows are not used).
+        case lime
     }
 
     public let method: Method
@@ -27,8 +30,13 @@ public final class SingleGANModel {
     public let optimizerG: Adam, optimizerD: Adam
     /// Global gradient-norm clip of the generator (after the explanation-modified backward).
     public var maximumGradientNorm: Float = 10
+    /// xAI-GAN's α in g + α·g⊙M.
+    public var alpha: Float = 0.2
     /// Baselines for DeepLiftShap (xAI-GAN: the first real batch, fixed for the run).
     public var shapBaselines: Tensor?
+    /// LIME's settings and its perturbation stream (saved in checkpoints).
+    public var lime = LimeExplainer()
+    public var limeGenerator = RandomGenerator(seed: 0x11AE)
     /// Where the explanation rule is attached during the generator's backward pass.
     private let rule = GradientRuleSlot()
 
@@ -72,12 +80,12 @@ public final class SingleGANModel {
             let mask: Tensor
             switch method {
             case .xaiGAN:
-                let attributions = given ?? computeAttributions(fakeG.detached())
+                let attributions = given ?? computeAttributions(fakeG.detached(), explain: predG.scalars.map { $0 < 0.5 })
                 let (m, rejected) = GANExplanations.xaiGANMatrix(probabilities: predG.scalars, attributions: attributions)
                 mask = m
                 report.tensors["attributions"] = attributions
                 report.diagnostics += rejected.enumerated().map { ("rejected.\($0.offset)", $0.element ? 1 : 0) }
-                outputRule = GradientRules.xaiGAN(mask: mask, alpha: 0.2)
+                outputRule = GradientRules.xaiGAN(mask: mask, alpha: alpha)
             case .logicGAN:
                 let attributions = given ?? computeAttributions(fakeG.detached())
                 mask = GANExplanations.logicGANMask(attributions: attributions)
@@ -101,8 +109,16 @@ public final class SingleGANModel {
         return report
     }
 
-    func computeAttributions(_ fakes: Tensor) -> Tensor {
+    /// Attributions of `fakes` [B, ...]; `explain` marks the rows whose attributions are used
+    /// (LIME computes only those; the gradient-based explainers compute every row).
+    func computeAttributions(_ fakes: Tensor, explain: [Bool]? = nil) -> Tensor {
         switch attribution {
+        case .lime:
+            // xAI-GAN uses the attributions only when at least two fakes are rejected.
+            let rows = explain.map { $0.filter { $0 }.count > 1 ? $0 : [Bool](repeating: false, count: $0.count) }
+            return withEvaluationMode(discriminator) {
+                lime.attributions(of: { self.discriminator($0) }, at: fakes, explain: rows, using: &limeGenerator)
+            }
         case .saliency:
             return GANExplanations.probabilitySaliency(of: { self.discriminator($0) }, at: fakes)
         case .deepLiftShap:
@@ -112,4 +128,23 @@ public final class SingleGANModel {
             return GANExplanations.deepLiftShap(of: dense, inputs: fakes, baselines: baselines).attributions
         }
     }
+}
+
+
+/// Runs `body` with `discriminator`'s dropout and BatchNorm in evaluation mode (what LIME queries:
+/// a fixed function of the image, not a random or batch-dependent one), then restores the mode.
+func withEvaluationMode<T>(_ discriminator: any ProbabilityDiscriminator, _ body: () -> T) -> T {
+    if let dense = discriminator as? DenseDiscriminator {
+        let was = dense.isTraining
+        dense.isTraining = false
+        defer { dense.isTraining = was }
+        return body()
+    }
+    if let dcgan = discriminator as? DcganDiscriminator {
+        let was = dcgan.norms.map(\.isTraining)
+        dcgan.norms.forEach { $0.isTraining = false }
+        defer { zip(dcgan.norms, was).forEach { $0.isTraining = $1 } }
+        return body()
+    }
+    return body()
 }

@@ -1,0 +1,174 @@
+import CyclexEngine
+import Foundation
+
+/// LIME (Ribeiro et al. 2016) for a discriminator's real-probability, on fixed square patches
+/// (docs/explanations.md#lime).
+///
+/// For one image x [C, H, W]: draw `samples` binary vectors z ∈ {0,1}^P over the P patches (the
+/// first is all ones, the unperturbed image; each other switches off a uniformly drawn number of
+/// randomly chosen patches), build the perturbed images (a switched-off patch takes its own mean
+/// value per channel, LIME's default "hide colour"), query the discriminator on all of them in one
+/// batch, weight each sample by the exponential kernel √exp(−d²/w²) of the cosine distance d
+/// between z and the all-ones vector, and fit the ridge surrogate p ≈ β₀ + Σ βⱼ zⱼ in Double
+/// (weighted, intercept not penalised). Every pixel of patch j gets βⱼ (signed; same for all
+/// channels). Unlike a degenerate set-up where the queried output is constant, the surrogate
+/// regresses the probability itself, so β measures how much each patch moves D's verdict.
+public struct LimeExplainer: Sendable {
+    /// Side of the square patches (the last row/column of patches may be smaller).
+    public var patchSize: Int
+    /// Perturbed samples per image, the unperturbed one included.
+    public var samples: Int
+    /// Kernel width on the cosine distance (LIME's image default 0.25).
+    public var kernelWidth: Double
+    /// Ridge penalty on the patch coefficients (scikit-learn's default α = 1).
+    public var ridge: Double
+
+    public init(patchSize: Int = 4, samples: Int = 64, kernelWidth: Double = 0.25, ridge: Double = 1) {
+        precondition(patchSize >= 1 && samples >= 2 && kernelWidth > 0 && ridge >= 0, "invalid LIME settings")
+        self.patchSize = patchSize; self.samples = samples; self.kernelWidth = kernelWidth; self.ridge = ridge
+    }
+
+    /// Patch index of every pixel of an H×W plane, and the number of patches.
+    public func patchMap(height: Int, width: Int) -> (indices: [Int], count: Int) {
+        let across = (width + patchSize - 1) / patchSize, down = (height + patchSize - 1) / patchSize
+        var indices = [Int](repeating: 0, count: height * width)
+        for y in 0..<height { for x in 0..<width { indices[y * width + x] = (y / patchSize) * across + x / patchSize } }
+        return (indices, across * down)
+    }
+
+    /// Attributions [B, C, H, W] for `images` [B, C, H, W]: row i is LIME's coefficient map of
+    /// image i, for the rows where `explain[i]` is true (others are 0; nil explains every row).
+    /// `discriminator` maps [n, C, H, W] to n probabilities (any shape with n elements); it should
+    /// not change state (evaluation mode).
+    public func attributions(of discriminator: (Tensor) -> Tensor, at images: Tensor, explain: [Bool]? = nil,
+                             using generator: inout RandomGenerator) -> Tensor {
+        precondition(images.rank == 4, "LIME takes [B, C, H, W], got \(images.shape)")
+        let (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        let per = c * h * w
+        let out = Tensor(zeros: images.shape)
+        for i in 0..<b where explain?[i] ?? true {
+            let image = Array(UnsafeBufferPointer(start: images.pointer + i * per, count: per))
+            let coefficients = explainOne(image, channels: c, height: h, width: w, discriminator: discriminator,
+                                          using: &generator)
+            let (map, _) = patchMap(height: h, width: w)
+            for ch in 0..<c {
+                for p in 0..<(h * w) { out.pointer[i * per + ch * h * w + p] = Float(coefficients[map[p]]) }
+            }
+        }
+        return out
+    }
+
+    /// The surrogate's patch coefficients β (length P) for one image given as CHW scalars.
+    public func explainOne(_ image: [Float], channels c: Int, height h: Int, width w: Int,
+                           discriminator: (Tensor) -> Tensor, using generator: inout RandomGenerator) -> [Double] {
+        let (map, patches) = patchMap(height: h, width: w)
+        // Per patch and channel mean: the value a switched-off patch takes.
+        var sums = [Double](repeating: 0, count: patches * c), counts = [Double](repeating: 0, count: patches)
+        for p in 0..<(h * w) { counts[map[p]] += 1 }
+        for ch in 0..<c { for p in 0..<(h * w) { sums[map[p] * c + ch] += Double(image[ch * h * w + p]) } }
+        let fill = (0..<(patches * c)).map { Float(sums[$0] / counts[$0 / c]) }
+
+        let z = perturbations(patches: patches, using: &generator)
+        let batch = Tensor(uninitializedShape: [samples, c, h, w])
+        let per = c * h * w
+        for s in 0..<samples {
+            let row = batch.pointer + s * per
+            for ch in 0..<c {
+                for p in 0..<(h * w) {
+                    let patch = map[p]
+                    row[ch * h * w + p] = z[s * patches + patch] ? image[ch * h * w + p] : fill[patch * c + ch]
+                }
+            }
+        }
+        let probabilities = withoutGradient { discriminator(batch) }
+        precondition(probabilities.count == samples, "the discriminator gave \(probabilities.shape) for \(samples) images")
+        let targets = probabilities.scalars.map(Double.init)
+        let weights = (0..<samples).map { s -> Double in
+            let on = Double((0..<patches).filter { z[s * patches + $0] }.count)
+            let distance = 1 - on / (on.squareRoot() * Double(patches).squareRoot() + 1e-300)
+            return exp(-distance * distance / (kernelWidth * kernelWidth)).squareRoot()
+        }
+        return Self.weightedRidge(features: z.map { $0 ? 1.0 : 0.0 }, rows: samples, columns: patches,
+                                  targets: targets, weights: weights, penalty: ridge)
+    }
+
+    /// `samples` × P keep-flags, row-major: row 0 keeps everything; each other row switches off
+    /// k patches, k uniform in 1...P, chosen without replacement.
+    func perturbations(patches: Int, using generator: inout RandomGenerator) -> [Bool] {
+        var z = [Bool](repeating: true, count: samples * patches)
+        for s in 1..<samples {
+            let off = 1 + generator.nextInt(below: patches)
+            var order = Array(0..<patches)
+            for j in 0..<off {  // partial Fisher–Yates: the first `off` entries are a random subset
+                let k = j + generator.nextInt(below: patches - j)
+                order.swapAt(j, k)
+                z[s * patches + order[j]] = false
+            }
+        }
+        return z
+    }
+
+    /// Weighted ridge regression with an unpenalised intercept, in Double: minimises
+    /// Σ wᵢ (yᵢ − β₀ − xᵢ·β)² + penalty·|β|² by centring on the weighted means and solving
+    /// (XcᵀWXc + penalty·I) β = XcᵀW yc with a Cholesky factorisation. Returns β (no intercept).
+    public static func weightedRidge(features x: [Double], rows n: Int, columns p: Int, targets y: [Double],
+                                     weights: [Double], penalty: Double) -> [Double] {
+        precondition(x.count == n * p && y.count == n && weights.count == n, "ridge: inconsistent sizes")
+        let total = max(weights.reduce(0, +), 1e-300)
+        var meanX = [Double](repeating: 0, count: p)
+        var meanY = 0.0
+        for i in 0..<n {
+            meanY += weights[i] * y[i]
+            for j in 0..<p { meanX[j] += weights[i] * x[i * p + j] }
+        }
+        meanY /= total
+        for j in 0..<p { meanX[j] /= total }
+        var a = [Double](repeating: 0, count: p * p), rhs = [Double](repeating: 0, count: p)
+        var row = [Double](repeating: 0, count: p)
+        for i in 0..<n {
+            for j in 0..<p { row[j] = x[i * p + j] - meanX[j] }
+            let wi = weights[i], yi = y[i] - meanY
+            for j in 0..<p {
+                let wj = wi * row[j]
+                rhs[j] += wj * yi
+                for k in j..<p { a[j * p + k] += wj * row[k] }
+            }
+        }
+        for j in 0..<p {
+            a[j * p + j] += penalty
+            for k in 0..<j { a[j * p + k] = a[k * p + j] }
+        }
+        return solvePositiveDefinite(a, rhs, size: p)
+    }
+
+    /// Solves A x = b for symmetric positive (semi-)definite A by Cholesky; a tiny diagonal jitter
+    /// keeps a singular system (penalty 0 with a constant column) solvable.
+    static func solvePositiveDefinite(_ matrix: [Double], _ b: [Double], size p: Int) -> [Double] {
+        var l = [Double](repeating: 0, count: p * p)
+        let jitter = 1e-12 * max(1, (0..<p).map { matrix[$0 * p + $0] }.max() ?? 1)
+        for j in 0..<p {
+            var diagonal = matrix[j * p + j] + jitter
+            for k in 0..<j { diagonal -= l[j * p + k] * l[j * p + k] }
+            let root = max(diagonal, jitter).squareRoot()
+            l[j * p + j] = root
+            for i in (j + 1)..<max(p, j + 1) {
+                var v = matrix[i * p + j]
+                for k in 0..<j { v -= l[i * p + k] * l[j * p + k] }
+                l[i * p + j] = v / root
+            }
+        }
+        var y = [Double](repeating: 0, count: p)
+        for i in 0..<p {
+            var v = b[i]
+            for k in 0..<i { v -= l[i * p + k] * y[k] }
+            y[i] = v / l[i * p + i]
+        }
+        var x = [Double](repeating: 0, count: p)
+        for i in stride(from: p - 1, through: 0, by: -1) {
+            var v = y[i]
+            for k in (i + 1)..<max(p, i + 1) { v -= l[k * p + i] * x[k] }
+            x[i] = v / l[i * p + i]
+        }
+        return x
+    }
+}

@@ -1,0 +1,301 @@
+import ArgumentParser
+import CyclexEngine
+import CyclexImaging
+import CyclexTraining
+import Foundation
+
+/// `cyclex gan …`: single GANs (xAI-GAN and LogicGAN) on MNIST-like IDX folders or image folders.
+struct GAN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gan",
+        abstract: "Single GANs with explanation-guided generator gradients (xAI-GAN, LogicGAN).",
+        subcommands: [GANTrain.self, GANSample.self, GANTrainClassifier.self, GANEvaluate.self])
+}
+
+struct GANTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a dense or DCGAN single GAN on a folder of IDX files (MNIST naming) or of images.",
+        discussion: """
+            Checkpoints, options, a JSON-lines loss log and sample grids go to OUTPUT/NAME/. \
+            Re-running the same command resumes exactly where the last run stopped (Ctrl-C saves first).
+            """)
+
+    @Argument(help: "IDX folder (train-images-idx3-ubyte[.gz], ...) or image folder (class sub-folders optional).")
+    var data: String
+
+    @Option(help: "dense or dcgan.")
+    var model: SingleGANConfiguration.Network = .dense
+
+    @Option(help: "none, saliency, shap (dense only) or lime.")
+    var explainer: SingleGANConfiguration.Explainer = .none
+
+    @Option(help: "xaigan (g + 0.2·g⊙M, second half of the epochs) or logicgan (g ⊙ |M|, every epoch).")
+    var rule: SingleGANConfiguration.Rule = .xaigan
+
+    @Option(help: "Share of the images to train on (a seeded subset), e.g. 0.35.")
+    var fraction = 1.0
+
+    @Option(help: "Train on these classes only (comma-separated names or indices), e.g. 7.")
+    var classes: String?
+
+    @Option(help: "IDX folders: train, test or all (train followed by test).")
+    var split: GANImageSet.Split = .train
+
+    @Option(help: "Epochs in total.")
+    var epochs = 10
+
+    @Option(help: "Images per step.")
+    var batchSize = 64
+
+    @Option(help: "Random seed (weights, subset, data order, noise).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Run name (default: data folder, model and explainer).")
+    var name: String?
+
+    @Option(help: "Folder for runs.")
+    var output = "checkpoints"
+
+    @Option(help: "Write a sample grid every N steps (0: at epoch ends only).")
+    var sampleEvery = 500
+
+    @Option(help: "Stop after this many steps in total (a checkpoint is saved; rerun to continue).")
+    var maxSteps: Int?
+
+    @Option(help: "Stop after this much training time, e.g. 300, 10m or 1h (a checkpoint is saved).")
+    var timeLimit: String?
+
+    @Option(help: "LIME: perturbed samples per explained image.")
+    var limeSamples = 64
+
+    @Option(help: "LIME: side of the square patches in pixels.")
+    var limePatch = 4
+
+    @Flag(help: "Start from scratch even if OUTPUT/NAME has a checkpoint.")
+    var restart = false
+
+    func validate() throws {
+        let b = FlagBounds.self
+        try UsageError.require(fraction.isFinite && fraction > 0 && fraction <= 1, "--fraction \(fraction): must be in (0, 1]")
+        try UsageError.require((1...b.maxEpochs).contains(epochs), "--epochs \(epochs): must be 1 to \(b.maxEpochs)")
+        try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
+        if let maxSteps {
+            try UsageError.require((1...b.maxSteps).contains(maxSteps), "--max-steps \(maxSteps): must be 1 to \(b.maxSteps)")
+        }
+        if let timeLimit {
+            let seconds = parseDuration(timeLimit)
+            try UsageError.require(seconds != nil, "--time-limit '\(timeLimit)': cannot read it (use seconds, or 10m, 2h)")
+            try UsageError.require(seconds!.isFinite && seconds! > 0 && seconds! <= b.maxTimeLimit,
+                                   "--time-limit '\(timeLimit)': must be more than 0 and at most a year")
+        }
+        try UsageError.require(sampleEvery >= 0, "--sample-every \(sampleEvery): must be 0 (epoch ends only) or more")
+        try UsageError.require((2...10_000).contains(limeSamples), "--lime-samples \(limeSamples): must be 2 to 10000")
+        try UsageError.require((1...32).contains(limePatch), "--lime-patch \(limePatch): must be 1 to 32")
+        try UsageError.require(!(explainer == .shap && model != .dense),
+                               "--explainer shap: DeepSHAP (the rescale rule) is implemented for --model dense only")
+        if let classes {
+            try UsageError.require(!parsedClasses(classes).isEmpty, "--classes '\(classes)': name at least one class")
+        }
+        if let name {
+            try UsageError.require(isSinglePathComponent(name),
+                                   "--name '\(name)': must be a single folder name (not empty, no '/', not '.' or '..')")
+        }
+        try UsageError.require(!output.isEmpty, "--output: must not be empty")
+    }
+
+    func parsedClasses(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func run() throws {
+        var options = SingleGANOptions(dataRoot: data)
+        options.network = model; options.explainer = explainer; options.rule = rule; options.fraction = fraction
+        options.classes = classes.map(parsedClasses) ?? []; options.split = split; options.epochs = epochs
+        options.batchSize = batchSize; options.seed = seed; options.name = name; options.output = output
+        options.sampleEvery = sampleEvery; options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
+        options.limeSamples = limeSamples; options.limePatchSize = limePatch
+
+        installInterruptHandler()
+        let trainer = SingleGANTrainer(options: options)
+        trainer.note("cyclex gan train:\n" + options.summaryLines.joined(separator: "\n"))
+        do {
+            let summary = try trainer.run(restart: restart)
+            print("run folder: \(summary.runDirectory.path)")
+            print("checkpoint: \(summary.checkpoint.path)")
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
+
+struct GANSample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Generate images from a single-GAN checkpoint: a grid, or single files with --each.")
+
+    @Argument(help: "A checkpoint written by `cyclex gan train` (or its run folder).")
+    var checkpoint: String
+
+    @Argument(help: "The grid image to write (PNG or JPEG by extension); optional with --each.")
+    var output: String?
+
+    @Option(help: "Number of images.")
+    var count = 64
+
+    @Option(help: "Noise seed.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Also (or only) write every image as its own PNG into this folder.")
+    var each: String?
+
+    func validate() throws {
+        try UsageError.require((1...100_000).contains(count), "--count \(count): must be 1 to 100000")
+        try UsageError.require(output != nil || each != nil, "give an output image, --each DIR, or both")
+        if let output {
+            try UsageError.require(ImageFileFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) != nil,
+                                   "\(output): the output must end in .png, .jpg or .jpeg")
+            try UsageError.require(count <= 4096, "--count \(count): a grid holds at most 4096 images (use --each for more)")
+        }
+    }
+
+    func run() throws {
+        do {
+            var url = URL(fileURLWithPath: checkpoint)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                url = url.appendingPathComponent("latest.safetensors")
+            }
+            let loaded = try SingleGANCheckpoint.load(url)
+            var g = RandomGenerator(seed: seed)
+            let chunk = 256
+            var images: [Tensor] = []
+            var written = 0
+            if let each { try FileManager.default.createDirectory(atPath: each, withIntermediateDirectories: true) }
+            for start in stride(from: 0, to: count, by: chunk) {
+                let n = min(chunk, count - start)
+                let batch = SingleGANSampling.generate(loaded.model.generator, noise: loaded.configuration.noise(count: n, using: &g))
+                if let each {
+                    for i in 0..<n {
+                        let file = URL(fileURLWithPath: each).appendingPathComponent(String(format: "%06d.png", start + i))
+                        try SingleGANSampling.image(batch, at: i).write(atomicallyTo: file, format: .png())
+                        written += 1
+                    }
+                }
+                if output != nil { images.append(batch) }
+            }
+            if let output {
+                let all = withoutGradient { Tensor.concatenate(images, alongAxis: 0) }
+                let format = ImageFileFormat(pathExtension: URL(fileURLWithPath: output).pathExtension)!
+                try SingleGANSampling.grid(all).write(atomicallyTo: URL(fileURLWithPath: output), format: format)
+                print("wrote a grid of \(count) images to \(output)")
+            }
+            if let each { print("wrote \(written) images to \(each)") }
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
+
+extension SingleGANConfiguration.Network: ExpressibleByArgument {}
+extension SingleGANConfiguration.Explainer: ExpressibleByArgument {}
+extension SingleGANConfiguration.Rule: ExpressibleByArgument {}
+extension GANImageSet.Split: ExpressibleByArgument {}
+
+struct GANTrainClassifier: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-classifier",
+        abstract: "Train the LeNet-5 whose features score MNIST-like samples (FID/KID), on an IDX folder's training split.")
+
+    @Argument(help: "IDX folder (MNIST naming) with train and t10k files.")
+    var data: String
+
+    @Option(name: [.short, .long], help: "The safetensors file to write.")
+    var output = "lenet5.safetensors"
+
+    @Option(help: "Passes over the training split.")
+    var epochs = 3
+
+    @Option(help: "Random seed (weights and order).")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        try UsageError.require((1...1000).contains(epochs), "--epochs \(epochs): must be 1 to 1000")
+        try UsageError.require(!output.isEmpty, "--output: must not be empty")
+    }
+
+    func run() throws {
+        do {
+            let root = URL(fileURLWithPath: data)
+            guard GANImageSet.isIDXFolder(root) else {
+                throw CLIError("\(data): no IDX files in MNIST naming (train-images-idx3-ubyte[.gz], ...)")
+            }
+            let train = try GANImageSet.load(from: root, channels: 1, split: .train)
+            let test = try GANImageSet.load(from: root, channels: 1, split: .test)
+            let network = LeNetClassifier.train(on: train, epochs: epochs, seed: seed) { epoch, loss in
+                FileHandle.standardError.write(Data("epoch \(epoch): mean loss \(String(format: "%.4f", loss))\n".utf8))
+            }
+            let accuracy = LeNetClassifier.accuracy(network, on: test)
+            try LeNetClassifier.save(network, accuracy: accuracy, data: root.standardizedFileURL.lastPathComponent,
+                                     to: URL(fileURLWithPath: output))
+            print(String(format: "test accuracy %.4f (%d images); wrote %@", accuracy, test.count, output))
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
+
+struct GANEvaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "FID and KID of a single-GAN checkpoint's samples against an IDX test split, on LeNet-5 features.")
+
+    @Argument(help: "A checkpoint written by `cyclex gan train` (or its run folder).")
+    var checkpoint: String
+
+    @Option(help: "IDX folder whose test split is the reference (default: the run's data).")
+    var data: String?
+
+    @Option(help: "LeNet-5 file from `cyclex gan train-classifier`.")
+    var classifier = "lenet5.safetensors"
+
+    @Option(help: "Generated images (and at most this many real ones).")
+    var count = 10_000
+
+    @Option(help: "Noise and KID subset seed.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        try UsageError.require((2...100_000).contains(count), "--count \(count): must be 2 to 100000")
+    }
+
+    func run() throws {
+        do {
+            var url = URL(fileURLWithPath: checkpoint)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                url = url.appendingPathComponent("latest.safetensors")
+            }
+            let loaded = try SingleGANCheckpoint.load(url)
+            guard loaded.configuration.channels == 1 else {
+                throw CLIError("\(url.path): LeNet-5 features need gray images; this model makes \(loaded.configuration.channels)-channel ones")
+            }
+            guard let root = data ?? loaded.options?.dataRoot else { throw CLIError("give --data (the checkpoint names no data folder)") }
+            var reals = try GANImageSet.load(from: URL(fileURLWithPath: root), channels: 1, split: .test)
+            if let classes = loaded.options?.classes, !classes.isEmpty {
+                reals = reals.selecting(classes: try reals.classIndices(classes))
+            }
+            let network = try LeNetClassifier.load(URL(fileURLWithPath: classifier))
+            let realCount = min(count, reals.count)
+            let scores = try SingleGANEvaluation.scores(
+                of: loaded.model, configuration: loaded.configuration, classifier: network,
+                reals: reals.batch(Array(0..<realCount)), count: count, seed: seed)
+            print(scores.description)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(error.localizedDescription)
+        }
+    }
+}
