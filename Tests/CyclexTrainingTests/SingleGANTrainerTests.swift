@@ -198,3 +198,64 @@ struct SingleGANTrainerTests {
         #expect(missing.status != 0 && missing.stderr.contains("/nonexistent-cyclex-data"))
     }
 }
+
+/// The LeNet-5 feature extractor and FID/KID on its features; the DCGAN path with LIME.
+@Suite("Single-GAN evaluation and DCGAN")
+struct SingleGANEvaluationTests {
+    @Test func leNetLearnsTheToyClassesAndScoresSeparateRealFromNoise() throws {
+        let root = try SingleGANTrainerTests.makeIDXFolder(count: 64)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = try GANImageSet.load(from: root.appendingPathComponent("data"), channels: 1)
+        // Four classes told apart by which quadrant is bright: learnable in a few passes.
+        let network = LeNetClassifier.train(on: data, epochs: 8, batchSize: 16, seed: 1)
+        #expect(LeNetClassifier.accuracy(network, on: data) > 0.9)
+        let file = root.appendingPathComponent("lenet.safetensors")
+        try LeNetClassifier.save(network, accuracy: 1, data: "toy", to: file)
+        let loaded = try LeNetClassifier.load(file)
+        #expect(loaded.parameters.map(\.scalars) == network.parameters.map(\.scalars))
+
+        let reals = data.batch(Array(0..<32)), others = data.batch(Array(32..<64))
+        var g = RandomGenerator(seed: 3)
+        let noise = Tensor(randomUniform: [32, 1, 32, 32], lowerBound: -1, upperBound: 1, using: &g)
+        let same = try SingleGANEvaluation.scores(classifier: network, reals: reals, fakes: reals)
+        let held = try SingleGANEvaluation.scores(classifier: network, reals: reals, fakes: others)
+        let far = try SingleGANEvaluation.scores(classifier: network, reals: reals, fakes: noise)
+        #expect(abs(same.fid) < 1e-6)
+        #expect(held.fid < far.fid && held.kidMean < far.kidMean)
+        #expect(same.realCount == 32 && far.fakeCount == 32)
+        // A file that is not a LeNet-5 is refused, naming it.
+        #expect { try LeNetClassifier.load(root.appendingPathComponent("data/train-images-idx3-ubyte")) } throws: { error in
+            error.localizedDescription.contains("train-images-idx3-ubyte")
+        }
+    }
+
+    @Test func dcganOnAColourFolderWithLimeAndSamplingLeavesTheGeneratorAlone() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyclex-dcgan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("colour")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var g = RandomGenerator(seed: 8)
+        for i in 0..<4 {
+            let samples = (0..<(36 * 36 * 3)).map { _ in UInt8(g.nextInt(below: 256)) }
+            try Image(width: 36, height: 36, channels: 3, samples: samples).write(to: folder.appendingPathComponent("\(i).png"))
+        }
+        var o = SingleGANOptions(dataRoot: folder.path)
+        o.network = .dcgan; o.explainer = .lime; o.rule = .logicgan; o.epochs = 1; o.batchSize = 2; o.seed = 1
+        o.output = root.appendingPathComponent("runs").path; o.sampleEvery = 0; o.limeSamples = 4; o.limePatchSize = 8
+        let trainer = SingleGANTrainer(options: o)
+        trainer.note = { _ in }
+        let summary = try trainer.run()
+        #expect(summary.ending == .completed && summary.progress.globalStep == 2)
+        let loaded = try SingleGANCheckpoint.load(summary.checkpoint)
+        #expect(loaded.configuration.network == .dcgan && loaded.configuration.channels == 3)
+        let grid = try Image(contentsOf: summary.runDirectory.appendingPathComponent("samples/epoch001.png"))
+        #expect(grid.channels == 3 && grid.width == 8 * 32 + 7 * 2)
+        // Sampling uses batch statistics but puts BatchNorm's running statistics back.
+        let before = loaded.model.generator.namedBuffers.map(\.tensor.scalars)
+        var noise = RandomGenerator(seed: 0)
+        let z = loaded.configuration.noise(count: 3, using: &noise)
+        let first = SingleGANSampling.generate(loaded.model.generator, noise: z).scalars
+        let second = SingleGANSampling.generate(loaded.model.generator, noise: z).scalars
+        #expect(first == second && loaded.model.generator.namedBuffers.map(\.tensor.scalars) == before)
+    }
+}
