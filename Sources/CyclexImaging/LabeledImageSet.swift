@@ -98,7 +98,7 @@ public struct LabeledImageSet: Sendable, Equatable {
 
     public enum Split: String, Sendable, CaseIterable {
         case train, test
-        /// Train followed by test (70,000 images), what xAI-GAN trains on (SPEC §4.6).
+        /// Train followed by test (70,000 images), what xAI-GAN trains on (docs/training.md#single-gan-data).
         case all
     }
 
@@ -144,7 +144,7 @@ public struct LabeledImageSet: Sendable, Equatable {
     }
 
     /// The first `Int(fraction · count)` images: xAI-GAN's data-efficiency subsets are this
-    /// deterministic prefix (SPEC §4.6), shuffled later by the sampler.
+    /// deterministic prefix (docs/training.md#single-gan-data), shuffled later by the sampler.
     public func prefix(fraction: Double) -> LabeledImageSet {
         precondition(fraction >= 0 && fraction <= 1, "fraction must be in 0...1")
         let kept = Int(fraction * Double(count))
@@ -159,7 +159,7 @@ public struct LabeledImageSet: Sendable, Equatable {
     }
 
     /// Image `index` resized to `side`² with PIL's algorithm, as CHW floats in [−1, 1], shape
-    /// `[1, side, side]`. The xAI-GAN MNIST input is side 32 with `.bilinear` (SPEC §4.6).
+    /// `[1, side, side]`. The xAI-GAN MNIST input is side 32 with `.bilinear` (docs/training.md#single-gan-data).
     public func scalars(at index: Int, side: Int = 32, filter: ResizeFilter = .bilinear) -> [Float] {
         image(at: index).resized(to: ImageSize(square: side), filter: filter).chwScalars()
     }

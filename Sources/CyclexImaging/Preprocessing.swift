@@ -1,7 +1,7 @@
 import CyclexEngine
 import Foundation
 
-/// How a loaded image becomes a network input (SPEC §1.5, CycleGAN's `get_transform`).
+/// How a loaded image becomes a network input (CycleGAN's `get_transform`; docs/training.md#preprocessing).
 ///
 /// Order: channel conversion (RGB with alpha composited on white, or gray) → resize → crop →
 /// flips. Random choices are drawn in the reference's order: crop x, crop y, horizontal flip,
@@ -11,7 +11,7 @@ public struct Preprocessing: Sendable, Equatable {
         /// Resize to `loadSize`² (286 for size 256), then crop `size`² (random when training, centred
         /// otherwise).
         case resizeAndCrop = "resize_and_crop"
-        /// Resize straight to `size`² (xAI-CycleGAN; also cyclex's inference path, SPEC §1.6).
+        /// Resize straight to `size`² (xAI-CycleGAN; also cyclex's inference path, docs/training.md#inference).
         case resize
         /// Crop `size`² from the image as it is; images smaller than the crop are an error.
         case crop
@@ -51,7 +51,7 @@ public struct Preprocessing: Sendable, Equatable {
     /// CycleGAN's 286 → 256 ratio scaled to `size`, rounded half away from zero (64 → 72, 128 → 143).
     public var effectiveLoadSize: Int { loadSize ?? Int((Double(size) * 286 / 256).rounded()) }
 
-    /// The inference path of SPEC §1.6: resize to `size`² (bicubic), no crop, no flip.
+    /// The inference path (docs/training.md#inference): resize to `size`² (bicubic), no crop, no flip.
     public static func inference(size: Int = 256, channels: Int = 3) -> Preprocessing {
         Preprocessing(mode: .resize, size: size, horizontalFlip: false, channels: channels, isTraining: false)
     }

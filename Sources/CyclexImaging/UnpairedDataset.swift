@@ -6,11 +6,12 @@ import Foundation
 public struct UnpairedDataset: Sendable, Equatable {
     /// How an epoch pairs the two domains.
     public enum EpochPolicy: String, Sendable, CaseIterable {
-        /// SPEC §1.5 (junyanz `unaligned_dataset.py`): max(|A|, |B|) steps over a shuffled index
-        /// permutation; step index i uses A[i mod |A|] and a uniformly random B (B[i mod |B|] when
-        /// `serialB`).
+        /// junyanz's `unaligned_dataset.py` (docs/training.md#epoch-policies): max(|A|, |B|) steps
+        /// over a shuffled index permutation; step index i uses A[i mod |A|] and a uniformly random B
+        /// (B[i mod |B|] when `serialB`).
         case cycleGAN
-        /// SPEC §3.2 (xAI-CycleGAN): two independently shuffled loaders zipped, min(|A|, |B|) steps.
+        /// xAI-CycleGAN (docs/training.md#epoch-policies): two independently shuffled loaders zipped,
+        /// min(|A|, |B|) steps.
         case zipShuffled
     }
 

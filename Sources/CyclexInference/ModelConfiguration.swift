@@ -6,13 +6,13 @@ import Foundation
 /// checkpoint, so `translate` needs no architecture flags.
 public struct ModelConfiguration: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        /// junyanz CycleGAN (SPEC §1): ResNet generator, PatchGAN, LSGAN.
+        /// junyanz CycleGAN (docs/training.md#cyclegan-step): ResNet generator, PatchGAN, LSGAN.
         case cycleGAN = "cyclegan"
-        /// xAI-CycleGAN, cyclex REC profile (SPEC §3.10).
+        /// xAI-CycleGAN as cyclex trains it (docs/training.md#xai-cyclegan-step).
         case xaiCycleGAN = "xai-cyclegan"
     }
 
-    /// Which discriminator losses feed λ of each explanation map (SPEC §3.13 item 1).
+    /// Which discriminator losses feed λ of each explanation map (docs/explanations.md#lambda-source).
     public enum LambdaSource: String, Codable, Sendable, CaseIterable {
         /// λ of the same discriminator whose saliency is used (cyclex default).
         case sameDomain = "same-domain"
@@ -50,7 +50,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// λ ramp exponent γ (0.5 "fast start").
     public var gamma: Float = 0.5
     public var lambdaSource: LambdaSource = .sameDomain
-    /// Seed of the fixed noise mask used at inference (SPEC §3.13 item 12).
+    /// Seed of the fixed noise mask used at inference (docs/training.md#inference-mask).
     public var inferenceMaskSeed: UInt64 = 0
 
     /// The network stride: inputs must be multiples of it (4 for CycleGAN, 8 for xAI).
@@ -58,7 +58,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
 
     /// Named sizes. `tiny` is for tests; `small` gets somewhere on a 2-core CPU at 64–128 px;
     /// `standard` is the reference size (junyanz ResNet-9 ngf 64 / PatchGAN ndf 64; xAI at the
-    /// VF width ngf 32, 8 blocks, ndf 32).
+    /// width of the authors' last version, ngf 32, 8 blocks, ndf 32; docs/training.md#presets).
     public enum Preset: String, Codable, Sendable, CaseIterable { case tiny, small, standard }
 
     public static func preset(_ preset: Preset, kind: Kind, imageSize: Int) -> ModelConfiguration {

@@ -1,6 +1,6 @@
 import CyclexEngine
 
-/// Weight initialisation schemes (SPEC §0.3 and fixtures/README "init").
+/// Weight initialisation schemes (docs/models.md#initialisation).
 public enum Initialization: String, Sendable, Codable, CaseIterable {
     /// PyTorch's default: weight and bias ~ U(−b, b), b = 1/√fan_in, fan_in = weight.shape[1]·kh·kw.
     /// For ConvTranspose2d weight.shape[1] is Cout, so fan_in = Cout·k·k (PyTorch's quirk, kept).

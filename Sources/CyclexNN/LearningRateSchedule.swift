@@ -1,4 +1,4 @@
-/// Linear learning-rate decay schedules (SPEC §1.5, §1.7, §3.11): the factor that multiplies
+/// Linear learning-rate decay schedules (docs/training.md#learning-rate-schedules): the factor that multiplies
 /// the base learning rate while training epoch `e` (1-based).
 public enum LearningRateSchedule: Sendable, Equatable, Codable {
     /// junyanz, scheduler stepped at the end of each epoch (cyclex's CycleGAN default):
@@ -6,7 +6,7 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
     case junyanzEnd(constantEpochs: Int, decayEpochs: Int)
     /// junyanz upstream since 2020 (stepped at the start): 1 − max(0, e + 1 − n)/(decay + 1).
     case junyanzStart(constantEpochs: Int, decayEpochs: Int)
-    /// xAI-CycleGAN V0 / Mask CycleGAN: 1 − max(0, (e − 1) − decayStart)/(total − decayStart).
+    /// xAI-CycleGAN's first version / Mask CycleGAN: 1 − max(0, (e − 1) − decayStart)/(total − decayStart).
     case decayAfter(decayStart: Int, totalEpochs: Int)
     /// No decay.
     case constant

@@ -35,7 +35,7 @@ final class GemmBuffers {
     }
 }
 
-/// The shapes printed in the calibration table (RESULTS §1 rows).
+/// The shapes printed in the calibration table (RESULTS §1 rows, docs/benchmarks.md#1-sgemm-calibration).
 let calibrationShapes: [GemmShape] = [
     GemmShape(name: "square 1024³", m: 1024, n: 1024, k: 1024),
     GemmShape(name: "im2col 3×3 64ch @128 (target conv fwd)", m: 64, n: 16384, k: 576),
@@ -68,7 +68,7 @@ func runCalibration(quick: Bool) -> CalibrationResult {
     return result
 }
 
-/// RESULTS-torch-cpu.md §1, 2-thread medians (best), for the calibration shapes.
+/// RESULTS §1 (docs/benchmarks.md#1-sgemm-calibration), medians (best), for the calibration shapes.
 let torchSgemmReference: [String: (oneThread: String, twoThreads: String)] = [
     "square 1024³": ("83.4 (91.0)", "183.0 (186.9)"),
     "im2col 3×3 64ch @128 (target conv fwd)": ("77.1 (78.3)", "137.9 (154.0)"),

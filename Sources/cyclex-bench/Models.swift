@@ -32,7 +32,8 @@ final class PhaseProfiler: StepPhaseRecorder {
 
 /// One training step of `cyclex train`'s CycleGAN at the reference size (junyanz ResNet-9 ngf 64 +
 /// PatchGAN ndf 64, `--preset standard`): the real `CycleGANModel.trainStep`, pools and checks
-/// included, as `bench_cyclegan_train.py` measures PyTorch's (RESULTS §2).
+/// included, as PyTorch's reference run measured its own
+/// (RESULTS §2, docs/benchmarks.md#2-cyclegan-training-iteration).
 final class CycleGANIteration {
     let model: CycleGANModel
     let realA: Tensor, realB: Tensor
@@ -62,12 +63,12 @@ final class CycleGANIteration {
 let torchCycleGAN: [Int: (gflop: Double, median: Double, best: Double, calib: Double)] = [
     64: (116.7, 1.13, 1.06, 165), 128: (468.8, 3.85, 3.74, 171), 256: (1879.2, 13.51, 13.45, 184),
 ]
-/// RESULTS §4, batch 1, 2 threads: (GFLOP, median s).
+/// RESULTS §4 (docs/benchmarks.md#4-generator-inference), batch 1, 2 threads: (GFLOP, median s).
 let torchInference: [String: (gflop: Double, median: Double, calib: Double)] = [
     "ResNet-9 128": (24.78, 0.1768, 181), "ResNet-9 256": (99.10, 0.7305, 179.5),
     "xAI (6 blocks) 128": (18.74, 0.1507, 185.5), "xAI (6 blocks) 256": (74.95, 0.5732, 180),
 ]
-/// RESULTS §3 plain, 2 threads.
+/// RESULTS §3 without explanations (docs/benchmarks.md#3-xai-gan-dense-iteration), 2 threads.
 let torchDenseGAN = (gflop: 6.4, median: 0.0711, calib: 182.5)
 
 /// The xAI-GAN fully connected MNIST iteration (RESULTS §3): D step then G step, batch 128.

@@ -304,7 +304,7 @@ func runOpsSection(quick: Bool, reference: Double, log: JSONLog) -> TargetResult
         log.add("ops_memory", ["op": c.name, "elements": n, "forward_s": r.forward, "fwd_bwd_s": r.training,
                                "forward_gbps": c.forwardBytes / r.forward / 1e9])
     }
-    p.notes.append("SWIFT-NOTES §2(b): memory-bound kernels reach ~24 GB/s on 1 core, 34-36 GB/s on 2.")
+    p.notes.append("Expected on this machine kind: memory-bound kernels reach ~24 GB/s on 1 core, 34-36 GB/s on 2.")
     p.print()
     return target
 }

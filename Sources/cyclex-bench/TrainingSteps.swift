@@ -7,7 +7,8 @@ import CyclexTraining
 /// Times `trainStep` of the models `cyclex train` builds (presets small and standard), and the
 /// xAI-CycleGAN step with and without its explanation machinery, A/B interleaved so that machine
 /// noise hits both sides alike. PyTorch's bench networks differ (see the notes), so these rows
-/// are cyclex-only except for the explanation overhead, which RESULTS reports as a percentage.
+/// are cyclex-only except for the explanation overhead, which RESULTS reports as a percentage
+/// (docs/benchmarks.md#2-cyclegan-training-iteration).
 func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
     BLAS.setThreadCount(2)
     var t = TextTable(
@@ -56,10 +57,10 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
     }
     t.notes.append("""
         cyclegan standard = junyanz ResNet-9 ngf 64 + PatchGAN ndf 64, the network of table 3a and RESULTS §2 (there it \
-        is timed without image pools and D freezing, here it is the real step). xai-cyclegan is the REC model \
-        (SPEC §3.10) with mask discriminators; RESULTS' xAI bench network is different (ngf 64, 6 blocks, no mask \
-        discriminators), so only its saliency overhead is comparable: PyTorch +4.0 % at 256, +3.7 % at 128 for 2 maps; \
-        cyclex computes 6 maps per step (2 input-mask + 4 gradient maps).
+        is timed without image pools and D freezing, here it is the real step). xai-cyclegan is cyclex's model \
+        (docs/training.md#xai-cyclegan-step) with mask discriminators; RESULTS' xAI bench network is different \
+        (ngf 64, 6 blocks, no mask discriminators), so only its saliency overhead is comparable: \
+        PyTorch +4.0 % at 256, +3.7 % at 128 for 2 maps; cyclex computes 6 maps per step (2 input-mask + 4 gradient maps).
         """)
     t.print()
 }

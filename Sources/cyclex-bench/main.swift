@@ -1,13 +1,13 @@
 // OpenBLAS reads this when it initialises (first BLAS call): its worker threads then stop
 // spinning right after each call instead of stealing the second core from our own kernels
-// (SWIFT-NOTES §2). Must stay the first statement of the program.
+// (docs/benchmarks.md#running). Must stay the first statement of the program.
 setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
 
 import CyclexEngine
 import Foundation
 
 let usage = """
-    cyclex-bench: per-op and per-model speed of cyclex, in RESULTS-torch-cpu.md's rows.
+    cyclex-bench: per-op and per-model speed of cyclex, in the rows of PyTorch's reference run (docs/benchmarks.md).
     Build and run in release:
       swift build -c release --scratch-path .build-bench --product cyclex-bench
       .build-bench/release/cyclex-bench [options]

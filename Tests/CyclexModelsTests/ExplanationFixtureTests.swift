@@ -4,7 +4,8 @@ import CyclexNN
 import CyclexTestSupport
 import Testing
 
-/// The single GANs' explanation masks against `fixtures/explain` (SPEC §4.4, §5.3).
+/// The single GANs' explanation masks against `fixtures/explain` (docs/explanations.md#xai-gan-explanation-matrix,
+/// docs/explanations.md#logicgan-mask).
 /// Widths and image shapes come from each file's `config` and its `input` tensor.
 struct ExplanationFixtureTests {
     func denseDiscriminator(_ f: Fixture) throws -> DenseDiscriminator {

@@ -124,7 +124,7 @@ struct ModelFixtureTests {
     }
 }
 
-/// Parameter counts of the full-size reference models (SPEC Appendix B).
+/// Parameter counts of the full-size reference models (docs/models.md#parameter-counts).
 struct ParameterCountTests {
     @Test func fullSizeModels() {
         var g = RandomGenerator(seed: 0)

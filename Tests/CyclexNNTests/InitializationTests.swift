@@ -2,7 +2,7 @@ import CyclexEngine
 import CyclexNN
 import Testing
 
-/// Initialisation statistics as in fixtures/README "init/": uniform U(−b, b) with b = 1/√fan_in
+/// Initialisation statistics as in docs/models.md#initialisation: uniform U(−b, b) with b = 1/√fan_in
 /// (ConvTranspose2d: fan_in = Cout·k·k, PyTorch's quirk), N(0, 0.02²) with zero bias, BatchNorm
 /// defaults and the DCGAN N(1, 0.02²) BatchNorm weight. Bounds are the README's 4σ checks
 /// (failure probability < 1e-4 each); seeds are fixed, so the tests are deterministic.

@@ -60,7 +60,7 @@ struct DocumentationCitationTests {
     /// (page, anchor or nil, line) for every `docs/<page>.md[#anchor]` in `text`, plus, inside a
     /// docs page, Markdown links `(<page>.md#anchor)` and `(#anchor)` (page = `ownPage`).
     static func citations(in text: String, ownPage: String?) -> [(page: String, anchor: String?, line: Int)] {
-        let docsReference = /docs\/([A-Za-z0-9_-]+\.md)(?:#([^\s)`'",;<>]+))?/
+        let docsReference = /docs\/([A-Za-z0-9_-]+\.md)(?:#([^\s)`'",;:<>]+))?/
         let relativeLink = /\]\(([A-Za-z0-9_-]+\.md)?#([^\s)]+)\)/
         var found: [(page: String, anchor: String?, line: Int)] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -79,6 +79,25 @@ struct DocumentationCitationTests {
         var a = anchor
         while a.hasSuffix(".") { a.removeLast() }
         return a
+    }
+
+    /// Citations of documents that are not in the repository (the project's former outside spec
+    /// and notes). What the code cites must live in `docs/`.
+    static let outsideCitations = ["SPEC §", "SPEC.md", "SPEC Appendix", "SWIFT-NOTES", "RESULTS-torch-cpu.md"]
+
+    @Test("No file cites documents outside the repository")
+    func noOutsideCitations() throws {
+        for file in Self.citingFiles() {
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            // This file names the patterns it forbids.
+            if file.lastPathComponent == URL(fileURLWithPath: #filePath).lastPathComponent { continue }
+            let relative = file.path.replacingOccurrences(of: Self.root.path + "/", with: "")
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                for pattern in Self.outsideCitations where line.contains(pattern) {
+                    Issue.record("\(relative):\(index + 1) cites \"\(pattern)\", which is not in the repository; cite docs/ instead")
+                }
+            }
+        }
     }
 
     @Test("Heading anchors follow GitHub's rule")

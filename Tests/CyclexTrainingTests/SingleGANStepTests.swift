@@ -5,7 +5,8 @@ import CyclexTestSupport
 import CyclexTraining
 import Testing
 
-/// One xAI-GAN and one LogicGAN training step against `fixtures/steps` (SPEC §4.3, §5.2–5.3).
+/// One xAI-GAN and one LogicGAN training step against `fixtures/steps` (docs/training.md#xai-gan-step,
+/// docs/training.md#logicgan-step).
 /// Network widths, image shape, batch size and optimiser settings come from the file.
 struct SingleGANStepTests {
     func model(_ f: Fixture, method: SingleGANModel.Method) throws -> SingleGANModel {

@@ -7,7 +7,8 @@ import CyclexTraining
 import Foundation
 import Testing
 
-/// One full training step of each model against `fixtures/steps` (SPEC §1.4 and §3.10). The model
+/// One full training step of each model against `fixtures/steps` (docs/training.md#cyclegan-step and
+/// docs/training.md#xai-cyclegan-step). The model
 /// is rebuilt from the file's `config` (`ModelConfiguration.fixture`).
 struct StepFixtureTests {
     /// Gradients used by each optimiser step, and parameters after it (the fixture's element-wise

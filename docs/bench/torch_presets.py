@@ -1,17 +1,18 @@
 """PyTorch timings of the exact networks and steps `cyclex train` / `cyclex translate` run.
 
-RESULTS-torch-cpu.md times junyanz's ResNet-9 at ngf 64 and an early-reading xAI network. This
-script times what cyclex's `cyclex-bench --only steps` times: one training step of each model at
-cyclex's presets (`small`, `standard`), with the SPEC section 1.4 / 3.10 reference networks and
-step functions of ../shared/fixtures/reference (the code the step fixtures came from), plus the
-generator's forward pass without gradient (what `cyclex translate` runs per image).
+PyTorch's reference run (docs/benchmarks.md#pytorch-reference-numbers) times junyanz's ResNet-9 at
+ngf 64 and an early-reading xAI network. This script times what cyclex's `cyclex-bench --only steps`
+times: one training step of each model at cyclex's presets (`small`, `standard`), with the PyTorch
+reference networks and step functions the step fixtures were generated from (docs/training.md
+#cyclegan-step and #xai-cyclegan-step), plus the generator's forward pass without gradient (what
+`cyclex translate` runs per image).
 
-    python3 -m venv $TORCHENV && $TORCHENV/bin/pip install torch==2.15.0 numpy   # see ../shared/bench
+    python3 -m venv $TORCHENV && $TORCHENV/bin/pip install torch==2.15.0 numpy
     $TORCHENV/bin/python docs/bench/torch_presets.py [--sizes 64,128] [--threads 2]
 
-Run from the project root, with ../shared present. Prints one line per measurement with the
-median of the timed iterations and torch's 1024^3 matmul GFLOP/s before and after (the same
-calibration as ../shared/bench/benchlib.py), so a busy machine shows.
+Run from the project root. It imports the reference networks from the folder named by REFERENCE
+below (the reference code of the fixture set). Prints one line per measurement with the median of
+the timed iterations and torch's 1024^3 matmul GFLOP/s before and after, so a busy machine shows.
 """
 import argparse
 import os
@@ -22,7 +23,9 @@ import time
 from collections import OrderedDict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "..", "shared", "fixtures", "reference"))
+# The reference code (package `cyclex_ref`) of the fixture set the step fixtures came from.
+REFERENCE = os.path.join(ROOT, "..", "shared", "fixtures", "reference")
+sys.path.insert(0, REFERENCE)
 
 import torch  # noqa: E402
 from cyclex_ref import nets, train  # noqa: E402

@@ -1,7 +1,8 @@
 /*
  * cimagecodecs: the only code in cyclex that includes png.h, jpeglib.h and zlib.h.
  *
- * libpng and libjpeg report errors with longjmp, which Swift cannot do safely (SWIFT-NOTES §3), so
+ * libpng and libjpeg report errors with longjmp, which Swift cannot do safely (a longjmp across Swift
+ * frames skips their cleanup and reference counting), so
  * every setjmp lives here: each function returns a CX_* status code and writes a human-readable
  * message ("libjpeg: Premature end of JPEG file") into the caller's `err` buffer.
  */

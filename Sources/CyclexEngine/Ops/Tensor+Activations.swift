@@ -51,7 +51,8 @@ extension Tensor {
             derivative: { _, y in y * (1 - y) })
     }
 
-    /// x for x > 0, α(eˣ − 1) otherwise (α may be negative: xAI-CycleGAN VF uses −1.7288).
+    /// x for x > 0, α(eˣ − 1) otherwise (α may be negative: the last version of xAI-CycleGAN's code
+    /// uses −1.7288).
     public func elu(alpha: Float = 1) -> Tensor {
         pointwise(
             name: "elu", forward: { x in x > 0 ? x : alpha * (Foundation.exp(x) - 1) },

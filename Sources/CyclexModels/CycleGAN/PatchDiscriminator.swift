@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexNN
 
-/// 70×70 PatchGAN (SPEC §1.2, §3.4): k4 convs s2, s2, s2, s1, s1 with LeakyReLU 0.2 and
+/// 70×70 PatchGAN (docs/models.md#patchgan-discriminator): k4 convs s2, s2, s2, s1, s1 with LeakyReLU 0.2 and
 /// instance norm on the middle three; outputs a [B, 1, h, w] map of patch scores (no sigmoid).
 /// Parameter names follow junyanz's Sequential (`model.0/2/5/8/11`).
 public final class PatchDiscriminator: Module {

@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexNN
 
-/// junyanz `ResnetGenerator` (SPEC §1.1): reflection-padded 7×7 stem, two stride-2 downs,
+/// junyanz `ResnetGenerator` (docs/models.md#resnet-generator): reflection-padded 7×7 stem, two stride-2 downs,
 /// `residualBlocks` residual blocks at 4·ngf, two transposed-conv ups, 7×7 output conv, tanh.
 /// Instance norm without affine, every conv with bias. Input sides divisible by 4.
 ///

@@ -2,7 +2,8 @@ import CyclexEngine
 import CyclexNN
 import Foundation
 
-/// Explanation masks of the single GANs: xAI-GAN (SPEC §4.4) and LogicGAN (§5.3).
+/// Explanation masks of the single GANs: xAI-GAN (docs/explanations.md#xai-gan-explanation-matrix)
+/// and LogicGAN (docs/explanations.md#logicgan-mask).
 /// All are side computations on detached copies: no parameter receives a gradient.
 public enum GANExplanations {
     /// |∂D(xᵢ)/∂xᵢ| of a discriminator that outputs real-probabilities ([B, 1] or [B, 1, 1, 1]),

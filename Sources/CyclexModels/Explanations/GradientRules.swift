@@ -1,10 +1,10 @@
 import CyclexEngine
 
-/// The explanation-guided gradient rules of SPEC §6 item 3, applied at the pre-tanh output.
+/// The explanation-guided gradient rules, applied at the pre-tanh output (docs/explanations.md#gradient-rules).
 /// Maps have the image shape and are matched to the pre-tanh tensor element by element
 /// (flattened for dense generators).
 public enum GradientRules {
-    /// xAI-CycleGAN (§3.6): g ← g + g ⊙ E, g the ordinary pre-tanh gradient.
+    /// xAI-CycleGAN (docs/explanations.md#xai-cyclegan-rule): g ← g + g ⊙ E, g the ordinary pre-tanh gradient.
     public static func xaiCycleGAN(explanation e: Tensor) -> OutputGradientRule {
         { gy, y in
             precondition(e.count == y.count, "explanation map \(e.shape) does not match generator output \(y.shape)")
@@ -15,7 +15,7 @@ public enum GradientRules {
         }
     }
 
-    /// xAI-GAN (§4.5): g ← g + α · g ⊙ M, α = 0.2.
+    /// xAI-GAN (docs/explanations.md#xai-gan-rule): g ← g + α · g ⊙ M, α = 0.2.
     public static func xaiGAN(mask m: Tensor, alpha: Float = 0.2) -> OutputGradientRule {
         { gy, y in
             precondition(m.count == y.count, "explanation mask \(m.shape) does not match generator output \(y.shape)")
@@ -26,8 +26,8 @@ public enum GradientRules {
         }
     }
 
-    /// LogicGAN (§5.3): the gradient w.r.t. the tanh *output* times M, tanh′ skipped (reference
-    /// behaviour, reproduced for parity).
+    /// LogicGAN (docs/explanations.md#logicgan-rule): the gradient w.r.t. the tanh *output* times M,
+    /// tanh′ skipped (reference behaviour, reproduced for parity).
     public static func logicGAN(mask m: Tensor) -> OutputGradientRule {
         { gy, y in
             precondition(m.count == y.count, "explanation mask \(m.shape) does not match generator output \(y.shape)")

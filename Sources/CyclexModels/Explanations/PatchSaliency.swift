@@ -1,7 +1,8 @@
 import CyclexEngine
 import Foundation
 
-/// The explanation machinery of xAI-CycleGAN (SPEC §3.6).
+/// The explanation machinery of xAI-CycleGAN: patch saliency (docs/explanations.md#patch-saliency),
+/// λ (docs/explanations.md#lambda-adaptive-coefficient) and the map E (docs/explanations.md#explanation-map).
 public enum Explanation {
     /// Signed saliency of a PatchGAN's highest patch score, per sample:
     /// S(y) = ∂ max_{i,j} D(y)[b, 0, i, j] / ∂y, all channels, unnormalised.

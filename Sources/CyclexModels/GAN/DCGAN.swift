@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexNN
 
-/// xAI-GAN CIFAR generator (SPEC §4.1): z [B, nz, 1, 1] → ConvT 4×4 s1 p0 → BN → ReLU, two
+/// xAI-GAN CIFAR generator (docs/models.md#dcgan): z [B, nz, 1, 1] → ConvT 4×4 s1 p0 → BN → ReLU, two
 /// ConvT 4×4 s2 p1 → BN → ReLU, ConvT 4×4 s2 p1 → tanh → [B, 3, 32, 32]. No biases.
 public final class DcganGenerator: Module {
     let input: ConvTranspose2d, hidden1: ConvTranspose2d, hidden2: ConvTranspose2d, out: ConvTranspose2d

@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexNN
 
-/// xAI-GAN / LogicGAN fully connected generator (SPEC §4.1, §5.1): z [B, nz] → three
+/// xAI-GAN / LogicGAN fully connected generator (docs/models.md#dense-gan): z [B, nz] → three
 /// Linear + LeakyReLU(0.2) → Linear + tanh → [B, C, H, W]. Reference widths (256, 512, 1296)
 /// for 1×32×32 (xAI-GAN) and (256, 512, 1024) for 1×28×28 (LogicGAN).
 public final class DenseGenerator: Module {

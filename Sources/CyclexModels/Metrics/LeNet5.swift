@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexNN
 
-/// LeNet-5, the FID/KID feature extractor of the xAI-GAN evaluation (SPEC §4.6):
+/// LeNet-5, the FID/KID feature extractor of the xAI-GAN evaluation (docs/models.md#lenet-5):
 /// [B, 1, 32, 32] in [0, 1] → c1 5×5 (6) tanh, max 2 → c3 5×5 (16) tanh, max 2 →
 /// c5 5×5 (120) tanh → f6 (84) tanh [features] → f7 (10) → log-softmax.
 public final class LeNet5: Module {

@@ -1,8 +1,8 @@
 import CyclexEngine
 import CyclexNN
 
-/// The xAI-CycleGAN generator, cyclex REC (SPEC §3.10): a soft-mask input encoder and a
-/// U-shaped ResNet with additive skips.
+/// The xAI-CycleGAN generator as cyclex trains it (docs/models.md#xai-cyclegan-generator): a
+/// soft-mask input encoder and a U-shaped ResNet with additive skips.
 ///
 ///     u = mask_fusion(cat(x⊙M, M));  c = context_fusion(cat(x⊙(1−M), 1−M))      (1×1 convs)
 ///     e1 = enc1(ReflPad3(u)) (7×7);  e2, e3, e4 = stride-2 3×3 downs (IN, ReLU)

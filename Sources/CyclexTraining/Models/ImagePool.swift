@@ -1,6 +1,6 @@
 import CyclexEngine
 
-/// The replay buffer of SPEC §0.3 (capacity 50): images go in one by one, detached. While
+/// The replay buffer (docs/training.md#image-pool), capacity 50: images go in one by one, detached. While
 /// fewer than `capacity` are stored, each image is stored and returned; afterwards, with
 /// probability ½ a random stored image is returned and replaced by the new one, otherwise the
 /// new image is returned.

@@ -2,8 +2,9 @@ import CyclexEngine
 import CyclexModels
 import CyclexNN
 
-/// A single GAN trained with explanation-guided generator gradients: xAI-GAN (SPEC §4.3–4.5)
-/// or LogicGAN (§5.2–5.3), on the dense or DCGAN networks.
+/// A single GAN trained with explanation-guided generator gradients: xAI-GAN
+/// (docs/training.md#xai-gan-step) or LogicGAN (docs/training.md#logicgan-step), on the dense or
+/// DCGAN networks.
 public final class SingleGANModel {
     public enum Method: String, Sendable, CaseIterable {
         /// BCE with labels 0.9/0.1, g ← g + 0.2·g⊙M from the rejected fakes' explanations.
