@@ -47,19 +47,10 @@ public struct PairedScore: Sendable {
                 continue
             }
             do {
-                let a = try Image(contentsOf: url).converted(toChannels: 3).converted(toBitDepth: 8)
-                var b = try Image(contentsOf: reference).converted(toChannels: 3).converted(toBitDepth: 8)
-                if b.size != a.size { b = b.resized(to: a.size, filter: .bicubic) }
-                let (x, y) = (a.samples8!, b.samples8!)
-                var absSum = 0.0, sqSum = 0.0
-                for i in 0..<x.count {
-                    let d = Double(Int(x[i]) - Int(y[i]))
-                    absSum += abs(d); sqSum += d * d
-                }
-                let mse = sqSum / Double(x.count)
-                l1Sum += absSum / Double(x.count) / 255
-                psnrSum += mse == 0 ? 100 : 10 * log10(255 * 255 / mse)
-                if let ssim = StructuralSimilarity.mean(x, y, width: a.width, height: a.height, channels: 3) {
+                let pair = Self.score(try Image(contentsOf: url), against: try Image(contentsOf: reference))
+                l1Sum += pair.l1
+                psnrSum += pair.psnr
+                if let ssim = pair.ssim {
                     ssimSum += ssim
                     ssimCount += 1
                 }
@@ -72,5 +63,35 @@ public struct PairedScore: Sendable {
                            meanPSNR: count > 0 ? psnrSum / Double(count) : .nan,
                            meanSSIM: ssimCount > 0 ? ssimSum / Double(ssimCount) : nil, ssimPairs: ssimCount,
                            problems: problems)
+    }
+
+    /// Mean scores over pairs already in memory (e.g. the held-out split during training).
+    public static func compute(pairs: [(translated: Image, truth: Image)]) -> PairedScore {
+        let scores = pairs.map { score($0.translated, against: $0.truth) }
+        let ssims = scores.compactMap(\.ssim)
+        let n = Double(scores.count)
+        return PairedScore(pairs: scores.count, meanL1: scores.isEmpty ? .nan : scores.map(\.l1).reduce(0, +) / n,
+                           meanPSNR: scores.isEmpty ? .nan : scores.map(\.psnr).reduce(0, +) / n,
+                           meanSSIM: ssims.isEmpty ? nil : ssims.reduce(0, +) / Double(ssims.count), ssimPairs: ssims.count,
+                           problems: [])
+    }
+
+    /// One translated image against its true counterpart, both as 8-bit RGB (the truth resized,
+    /// bicubic, when the sizes differ): L1 on the [0, 1] scale, PSNR in dB (100 for identical
+    /// images), SSIM (nil below 11×11 pixels).
+    public static func score(_ translated: Image, against truth: Image) -> (l1: Double, psnr: Double, ssim: Double?) {
+        let a = translated.converted(toChannels: 3).converted(toBitDepth: 8)
+        var b = truth.converted(toChannels: 3).converted(toBitDepth: 8)
+        if b.size != a.size { b = b.resized(to: a.size, filter: .bicubic) }
+        let (x, y) = (a.samples8!, b.samples8!)
+        var absSum = 0.0, sqSum = 0.0
+        for i in 0..<x.count {
+            let d = Double(Int(x[i]) - Int(y[i]))
+            absSum += abs(d); sqSum += d * d
+        }
+        let count = Double(max(x.count, 1))
+        let mse = sqSum / count
+        return (absSum / count / 255, mse == 0 ? 100 : 10 * log10(255 * 255 / mse),
+                StructuralSimilarity.mean(x, y, width: a.width, height: a.height, channels: 3))
     }
 }

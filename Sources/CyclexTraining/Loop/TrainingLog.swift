@@ -32,6 +32,14 @@ public final class TrainingLog {
         handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
     }
 
+    /// One evaluation line: `"event": "eval"`, the step, epoch and time, and each score (names
+    /// as given, e.g. `kid_a2b`, `l1_b2a_identity`; non-finite values as null).
+    public func appendEvaluation(step: Int, epoch: Int, scores: [(name: String, value: Double)]) {
+        var fields = ["\"event\":\"eval\"", "\"step\":\(step)", "\"epoch\":\(epoch)", "\"time\":\(Date().timeIntervalSince1970)"]
+        for (name, value) in scores { fields.append("\"\(name)\":\(value.isFinite ? "\(value)" : "null")") }
+        handle.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
+    }
+
     /// Mean over the steps of `epoch` logged in this session of each of `names` that was logged,
     /// in the order values were first logged.
     public func epochMeans(_ epoch: Int, of names: [String]) -> [(name: String, value: Double)] {

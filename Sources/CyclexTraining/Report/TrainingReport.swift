@@ -213,15 +213,10 @@ public struct TrainingReport {
         return out + "</table>\n"
     }
 
-    /// Mean |a − b| on the [0, 1] scale over RGB samples (b resized to a's size), or nil.
+    /// Mean |a − b| on the [0, 1] scale over RGB samples (b resized to a's size).
     static func meanAbsoluteDifference(_ a: Image, _ b: Image) -> Double? {
-        let x = a.converted(toChannels: 3).converted(toBitDepth: 8)
-        var y = b.converted(toChannels: 3).converted(toBitDepth: 8)
-        if y.size != x.size { y = y.resized(to: x.size, filter: .bicubic) }
-        guard let p = x.samples8, let q = y.samples8, !p.isEmpty else { return nil }
-        var sum = 0
-        for i in 0..<p.count { sum += abs(Int(p[i]) - Int(q[i])) }
-        return Double(sum) / Double(p.count) / 255
+        guard a.width > 0, a.height > 0 else { return nil }
+        return PairedScore.score(a, against: b).l1
     }
 
     /// `keeping` indices of `0..<count`, evenly spread, the first and last included.
