@@ -15,10 +15,10 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing:$missing"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
     else
         echo "missing Debian packages:$missing" >&2
-        echo "install them with: sudo apt-get install$missing" >&2
+        echo "install them with: sudo apt-get install --no-install-recommends$missing" >&2
         exit 1
     fi
 fi
