@@ -57,6 +57,11 @@ struct Train: ParsableCommand {
     @Option(help: "Keep a numbered checkpoint every N epochs besides latest (0: never).")
     var snapshotEvery = 5
 
+    @Option(help: ArgumentHelp(
+        "Score the held-out split (testA/ testB/) every N steps (500) or epochs (2e); keeps best.safetensors.",
+        discussion: "Paired L1/PSNR/SSIM against same-named images of the other domain, with the untranslated inputs' scores as baseline; written to log.jsonl."))
+    var evalEvery: String?
+
     @Option(help: "xai-cyclegan: which discriminator losses set lambda (same-domain or crossed, the reference's).")
     var lambdaSource: ModelConfiguration.LambdaSource = .sameDomain
 
@@ -89,6 +94,10 @@ struct Train: ParsableCommand {
         }
         try UsageError.require(sampleEvery >= 0, "--sample-every \(sampleEvery): must be 0 (epoch ends only) or more")
         try UsageError.require(snapshotEvery >= 0, "--snapshot-every \(snapshotEvery): must be 0 (never) or more")
+        if let evalEvery {
+            try UsageError.require(EvaluationInterval(evalEvery) != nil,
+                                   "--eval-every '\(evalEvery)': use a positive number of steps (500) or epochs (2e)")
+        }
         try UsageError.require(gamma.isFinite && gamma > 0 && gamma <= 100, "--gamma \(gamma): must be a number in (0, 100]")
         if let name {
             try UsageError.require(isSinglePathComponent(name),
@@ -105,6 +114,7 @@ struct Train: ParsableCommand {
         options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
         options.lambdaSource = lambdaSource; options.gamma = gamma; options.verticalFlip = verticalFlip
         options.snapshotEvery = snapshotEvery
+        options.evaluateEvery = evalEvery.flatMap(EvaluationInterval.init)
 
         installInterruptHandler()
         let trainer = Trainer(options: options)

@@ -49,6 +49,8 @@ public final class Trainer {
     public let display: ProgressDisplay
     /// Receives warnings and notes (standard error by default).
     public var note: (String) -> Void
+    /// KID/FID (or other distribution scores) for `--eval-every`; paired scores only when nil.
+    public var distributionScorer: HeldOutEvaluation.DistributionScorer?
 
     public init(options: TrainingOptions, display: ProgressDisplay = ProgressDisplay()) {
         self.options = options
@@ -67,6 +69,8 @@ public final class Trainer {
         let preprocessing: Preprocessing
         let probesA: Tensor, probesB: Tensor
         let log: TrainingLog
+        /// `--eval-every`: held-out scoring and `best.safetensors` (nil when not asked for).
+        var evaluation: BestCheckpointKeeper?
         let stepsPerEpoch: Int
         let startTime = Date()
 
@@ -146,11 +150,18 @@ public final class Trainer {
             mode: options.preprocessing, size: options.size, filter: model.resizeFilter,
             horizontalFlip: true, verticalFlip: options.verticalFlip, channels: configuration.channels)
         try preprocessing.validate()
-        return RunState(
+        let state = RunState(
             model: model, progress: progress, dataset: dataset,
             schedule: model.schedule(epochs: options.epochs, decayEpochs: decayEpochs),
             preprocessing: preprocessing, probes: try probes(dataset: dataset),
             log: try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl")))
+        if options.evaluateEvery != nil {
+            let heldOut = try HeldOutEvaluation(dataRoot: URL(fileURLWithPath: options.dataRoot), size: options.size,
+                                                channels: configuration.channels)
+            heldOut.distributionScorer = distributionScorer
+            state.evaluation = BestCheckpointKeeper(evaluation: heldOut, runDirectory: runDirectory, note: note)
+        }
+        return state
     }
 
     // MARK: - Plan
@@ -224,6 +235,9 @@ public final class Trainer {
         if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
             try writeSamples(state, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
         }
+        if let evaluation = state.evaluation, options.evaluateEvery?.isDue(afterStep: progress.globalStep) == true {
+            note(try evaluation.evaluate(state.model, progress: progress, log: state.log))
+        }
     }
 
     /// Why the run stops after this step, if it does: Ctrl-C, `--max-steps` or `--time-limit`.
@@ -246,6 +260,9 @@ public final class Trainer {
         if options.snapshotEvery > 0 && finished % options.snapshotEvery == 0 {
             try Checkpoint.save(state.model, progress: state.progress,
                                 to: options.runDirectory.appendingPathComponent(String(format: "epoch%03d.safetensors", finished)))
+        }
+        if let evaluation = state.evaluation, options.evaluateEvery?.isDue(afterEpoch: finished) == true {
+            note(try evaluation.evaluate(state.model, progress: state.progress, log: state.log))
         }
         let summary = epochSummary(finished, state)
         note(summary + (epoch.loader.skippedFiles.summary.isEmpty ? "" : "; " + epoch.loader.skippedFiles.summary))

@@ -29,6 +29,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var timeLimit: Double?
     /// Save a numbered snapshot every this many epochs (besides `latest`).
     public var snapshotEvery = 5
+    /// Score the held-out split this often and keep `best.safetensors` (nil: never).
+    public var evaluateEvery: EvaluationInterval?
     public var lambdaSource: ModelConfiguration.LambdaSource = .sameDomain
     public var gamma: Float = 0.5
     public var decodeWorkers = 1
@@ -69,6 +71,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             line("preprocess", preprocessing.rawValue, defaults.preprocessing.rawValue),
             line("max steps", maxSteps.map(String.init) ?? "none", "none"),
             line("time limit", timeLimit.map { "\(Int($0)) s" } ?? "none", "none"),
+            line("eval", evaluateEvery?.description ?? "never", "never"),
         ] + (model == .xaiCycleGAN ? [
             line("lambda source", lambdaSource.rawValue, defaults.lambdaSource.rawValue),
             line("gamma", "\(gamma)", "\(defaults.gamma)"),
