@@ -120,6 +120,9 @@ def main():
     ap.add_argument("--sizes", default="64,128", help="training sizes (inference adds 256)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--train-only", action="store_true", help="skip the generator forward timings")
+    ap.add_argument("--calib-seconds", type=float, default=1.5, help="length of each matmul calibration")
+    ap.add_argument("--tsv", help="also append 'train KIND PRESET SIZE median_s' lines to this file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -130,16 +133,22 @@ def main():
         make = cyclegan_step_fn if kind == "cyclegan" else xai_step_fn
         for size in sizes:
             step, _ = make(ngf, blocks, ndf, size)
-            before = calibrate()
+            before = calibrate(args.calib_seconds)
             med, best = timed(step, 1, args.iters)
             print(f"{kind + ' ' + preset + f' train step @{size}':44s} {med * 1e3:8.1f}ms {best * 1e3:8.1f}ms"
-                  f"  {before:.0f}/{calibrate():.0f}", flush=True)
-        for size in [64, 256]:
+                  f"  {before:.0f}/{calibrate(args.calib_seconds):.0f}", flush=True)
+            if args.tsv:
+                with open(args.tsv, "a") as f:
+                    f.write(f"train\t{kind}\t{preset}\t{size}\t{med:.6f}\n")
+        for size in ([] if args.train_only else [64, 256]):
             _, infer = make(ngf, blocks, ndf, size)
-            before = calibrate()
+            before = calibrate(args.calib_seconds)
             med, best = timed(infer, 2, max(args.iters, 10))
             print(f"{kind + ' ' + preset + f' G forward @{size}':44s} {med * 1e3:8.1f}ms {best * 1e3:8.1f}ms"
-                  f"  {before:.0f}/{calibrate():.0f}  = {1 / med:.1f} img/s", flush=True)
+                  f"  {before:.0f}/{calibrate(args.calib_seconds):.0f}  = {1 / med:.1f} img/s", flush=True)
+            if args.tsv:
+                with open(args.tsv, "a") as f:
+                    f.write(f"forward\t{kind}\t{preset}\t{size}\t{med:.6f}\n")
 
 
 if __name__ == "__main__":

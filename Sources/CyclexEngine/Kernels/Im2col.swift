@@ -5,6 +5,15 @@ public struct ConvGeometry: Sendable, Equatable {
     public var stride: Int, padding: Int
     public var outputHeight: Int, outputWidth: Int
 
+    public init(
+        channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int,
+        outputHeight: Int, outputWidth: Int
+    ) {
+        (self.channels, self.height, self.width) = (channels, height, width)
+        (self.kernelHeight, self.kernelWidth, self.stride, self.padding) = (kernelHeight, kernelWidth, stride, padding)
+        (self.outputHeight, self.outputWidth) = (outputHeight, outputWidth)
+    }
+
     /// Rows of the column matrix: C·kh·kw.
     public var patchSize: Int { channels * kernelHeight * kernelWidth }
     /// Columns of the column matrix: outH·outW.

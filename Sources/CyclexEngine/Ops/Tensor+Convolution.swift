@@ -1,5 +1,7 @@
 /// 2-D convolution (PyTorch `Conv2d`: cross-correlation, zero padding, dilation 1, groups 1)
-/// as im2col + sgemm, one image of the batch at a time.
+/// as im2col + sgemm, one image of the batch at a time; 3×3 stride-1 convolutions between wide
+/// layers use Winograd F(2×2, 3×3) for the output and the input gradient instead
+/// (`WinogradConvolution`), very thin outputs a direct kernel (`DirectConvolution`).
 extension Tensor {
     /// x [B, Cin, H, W] ⋆ weight [Cout, Cin, kh, kw] (+ bias [Cout]) → [B, Cout, outH, outW],
     /// outH = ⌊(H + 2·padding − kh) / stride⌋ + 1.
@@ -13,9 +15,31 @@ extension Tensor {
         let geometry = ConvGeometry(
             channels: cin, height: h, width: w, kernelHeight: kh, kernelWidth: kw, stride: stride,
             padding: padding, outputHeight: outH, outputWidth: outW)
-        let k = geometry.patchSize, n = geometry.outputPixels
-        let isPointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        if Self.usesWinograd(geometry, outputChannels: cout) {
+            let u = TensorStorage(count: 16 * cout * cin)
+            WinogradConvolution.transformWeights(
+                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+            WinogradConvolution.convolve(
+                pointer, transformedWeights: u.pointer, bias: bias?.pointer, into: out.pointer, batch: batch,
+                inputChannels: cin, outputChannels: cout, height: h, width: w, padding: padding)
+        } else {
+            convolveByIm2col(weight: weight, bias: bias, geometry: geometry, into: out)
+        }
+        guard Tensor.willRecord(self, weight) || (bias.map { Tensor.willRecord($0) } ?? false) else { return out }
+        let (xd, wd) = (detached(), weight.detached())
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return Tensor.record(out, name: "conv2d", inputs: inputs) { g, needs in
+            Tensor.conv2dBackward(g, x: xd, weight: wd, geometry: geometry, needs: needs, hasBias: bias != nil)
+        }
+    }
+
+    /// The forward pass as im2col + sgemm (or the direct kernel), image by image.
+    private func convolveByIm2col(weight: Tensor, bias: Tensor?, geometry: ConvGeometry, into out: Tensor) {
+        let (batch, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let k = geometry.patchSize, n = geometry.outputPixels
+        let isPointwise = kh == 1 && kw == 1 && geometry.stride == 1 && geometry.padding == 0
         let isDirect = Self.usesDirectConvolution(geometry, outputChannels: cout)
         let cols = isPointwise || isDirect ? nil : TensorStorage(count: k * n)
         for b in 0..<batch {
@@ -32,12 +56,6 @@ extension Tensor {
             if let cols { Kernels.im2col(xb, geometry, cols.pointer) }
             BLAS.sgemm(m: cout, n: n, k: k, a: weight.pointer, lda: k, b: cols?.pointer ?? xb, ldb: n,
                        beta: bias == nil ? 0 : 1, c: yb, ldc: n)
-        }
-        guard Tensor.willRecord(self, weight) || (bias.map { Tensor.willRecord($0) } ?? false) else { return out }
-        let (xd, wd) = (detached(), weight.detached())
-        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        return Tensor.record(out, name: "conv2d", inputs: inputs) { g, needs in
-            Tensor.conv2dBackward(g, x: xd, weight: wd, geometry: geometry, needs: needs, hasBias: bias != nil)
         }
     }
 
@@ -85,7 +103,19 @@ extension Tensor {
             }
             gw = gradWeight
         }
-        if needs[0] {
+        if needs[0] && usesWinograd(geometry, outputChannels: cout) {
+            // dx = dy ⋆ rot180(w)ᵀ with padding 2 − p: the same 3×3 stride-1 convolution, run by Winograd.
+            let cin = geometry.channels
+            let u = TensorStorage(count: 16 * cout * cin)
+            WinogradConvolution.transformWeights(
+                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: u.pointer)
+            let gradInput = Tensor(uninitializedShape: x.shape)
+            WinogradConvolution.convolve(
+                g.pointer, transformedWeights: u.pointer, bias: nil, into: gradInput.pointer, batch: batch,
+                inputChannels: cout, outputChannels: cin, height: geometry.outputHeight, width: geometry.outputWidth,
+                padding: 2 - geometry.padding)
+            gx = gradInput
+        } else if needs[0] {
             let gradInput = Tensor(zeros: x.shape)
             for b in 0..<batch {
                 let gxb = gradInput.pointer + b * imageSize
@@ -97,6 +127,15 @@ extension Tensor {
         }
         if hasBias && needs[2] { gb = channelSums(g) }
         return hasBias ? [gx, gw, gb] : [gx, gw]
+    }
+
+    /// Whether Winograd F(2×2, 3×3) runs this convolution's forward pass and input gradient: a 3×3
+    /// stride-1 kernel with zero padding ≤ 1 between layers of at least
+    /// `WinogradConvolution.minimumChannels` channels (below that its small matrix products lose
+    /// to one im2col GEMM).
+    static func usesWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+        WinogradConvolution.isEnabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding <= 1
+            && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real

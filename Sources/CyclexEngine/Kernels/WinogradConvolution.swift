@@ -1,0 +1,189 @@
+import Foundation
+
+/// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
+/// Algorithms for Convolutional Neural Networks", 2016).
+///
+/// Each 2×2 block of outputs ("tile") comes from a 4×4 block of input. With the input tile d, the
+/// 3×3 kernel g and the fixed matrices B, G, A below, one output tile is
+///     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
+/// i.e. 16 products per tile and channel pair instead of 36 (2.25× fewer multiplications). Over
+/// all channels the 16 element positions ξ become 16 independent matrix products
+///     M_ξ [Cout × T] = U_ξ [Cout × Cin] · V_ξ [Cin × T]      (T = number of tiles)
+/// run on OpenBLAS; the transforms before and after are cheap, memory-bound passes.
+///
+/// F(2,3)'s transforms only add, subtract and halve, so float32 results stay within a few ulps
+/// of the im2col path (checked against it in the tests and by the op fixtures). The larger
+/// F(4,3) needs constants like 1/24 and loses ~1–2 more digits; it is not used.
+///
+/// Shapes per image: x [Cin, H, W], weight [Cout, Cin, 3, 3], y [Cout, H + 2p − 2, W + 2p − 2].
+public enum WinogradConvolution {
+    /// `conv2d` uses Winograd only when both channel counts are at least this.
+    public static let minimumChannels = 32
+
+    /// Whether `conv2d` uses Winograd at all (default: yes; `CYCLEX_WINOGRAD=0` turns it off, so the
+    /// benchmark can compare both paths in one binary).
+    public static let isEnabled: Bool = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD"] != "0"
+
+    /// Tile geometry of one convolution.
+    struct Tiles {
+        let outHeight: Int, outWidth: Int
+        var rows: Int { (outHeight + 1) / 2 }
+        var columns: Int { (outWidth + 1) / 2 }
+        var count: Int { rows * columns }
+    }
+
+    /// U = G g Gᵀ for every (output, input) channel pair, laid out [16][rows][columns] so that
+    /// U_ξ is a row-major [rows × columns] matrix. `rows` = Cout and `columns` = Cin, or, with
+    /// `transposedAndFlipped` (the kernel of the input gradient: channels swapped and the 3×3
+    /// window rotated by 180°), `rows` = Cin and `columns` = Cout.
+    ///   G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]
+    public static func transformWeights(
+        _ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int, transposedAndFlipped: Bool,
+        into u: UnsafeMutablePointer<Float>
+    ) {
+        let (rows, columns) = transposedAndFlipped ? (cin, cout) : (cout, cin)
+        let plane = rows * columns
+        Parallel.forEach(cout, minimumItemsPerCore: 16) { co in
+            for ci in 0..<cin {
+                let src = w + (co * cin + ci) * 9
+                // The kernel's 3 rows (rotated by 180° for the input gradient).
+                func row(_ i: Int) -> SIMD3<Float> {
+                    transposedAndFlipped
+                        ? SIMD3(src[8 - 3 * i], src[7 - 3 * i], src[6 - 3 * i]) : SIMD3(src[3 * i], src[3 * i + 1], src[3 * i + 2])
+                }
+                let (g0, g1, g2) = (row(0), row(1), row(2))
+                let offset = transposedAndFlipped ? ci * columns + co : co * columns + ci
+                func emit(_ i: Int, _ t: SIMD3<Float>) {
+                    u[(4 * i + 0) * plane + offset] = t[0]
+                    u[(4 * i + 1) * plane + offset] = 0.5 * (t[0] + t[1] + t[2])
+                    u[(4 * i + 2) * plane + offset] = 0.5 * (t[0] - t[1] + t[2])
+                    u[(4 * i + 3) * plane + offset] = t[2]
+                }
+                // t = G g (4 rows of 3), then each row of U = G applied across that row of t.
+                emit(0, g0)
+                emit(1, 0.5 * (g0 + g1 + g2))
+                emit(2, 0.5 * (g0 - g1 + g2))
+                emit(3, g2)
+            }
+        }
+    }
+
+    /// V = Bᵀ d B for every input channel and tile, laid out [16][Cin][T].
+    ///   Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]
+    /// Rows and columns outside the image read as zero (the convolution's zero padding, and the
+    /// half tile past an odd output size).
+    static func transformInput(
+        _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, padding p: Int, tiles: Tiles,
+        into v: UnsafeMutablePointer<Float>
+    ) {
+        let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
+        let bufferWidth = 2 * tileColumns + 2
+        // Input columns that land inside the row buffer: buffer column c holds image column c − p.
+        let firstColumn = min(p, bufferWidth), lastColumn = min(bufferWidth, p + width)
+        Parallel.forEach(channels, minimumItemsPerCore: 1) { ci in
+            let rowBuffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * bufferWidth)
+            defer { rowBuffer.deallocate() }
+            rowBuffer.initialize(repeating: 0, count: 4 * bufferWidth)
+            let image = x + ci * height * width
+            for ty in 0..<tileRows {
+                for r in 0..<4 {
+                    let row = rowBuffer + r * bufferWidth
+                    let ih = 2 * ty - p + r
+                    if ih < 0 || ih >= height || lastColumn <= firstColumn {
+                        row.update(repeating: 0, count: bufferWidth)
+                        continue
+                    }
+                    if firstColumn > 0 { row.update(repeating: 0, count: firstColumn) }
+                    (row + firstColumn).update(from: image + ih * width + (firstColumn - p), count: lastColumn - firstColumn)
+                    if lastColumn < bufferWidth { (row + lastColumn).update(repeating: 0, count: bufferWidth - lastColumn) }
+                }
+                let (r0, r1, r2, r3) = (rowBuffer, rowBuffer + bufferWidth, rowBuffer + 2 * bufferWidth, rowBuffer + 3 * bufferWidth)
+                let base = v + ci * tileCount + ty * tileColumns
+                let stride = channels * tileCount  // distance between consecutive ξ
+                for tx in 0..<tileColumns {
+                    let c = 2 * tx
+                    // Rows first: s_r = Bᵀ applied down the 4 rows, for each of the 4 columns.
+                    var s0 = SIMD4<Float>(r0[c] - r2[c], r0[c + 1] - r2[c + 1], r0[c + 2] - r2[c + 2], r0[c + 3] - r2[c + 3])
+                    var s1 = SIMD4<Float>(r1[c] + r2[c], r1[c + 1] + r2[c + 1], r1[c + 2] + r2[c + 2], r1[c + 3] + r2[c + 3])
+                    var s2 = SIMD4<Float>(r2[c] - r1[c], r2[c + 1] - r1[c + 1], r2[c + 2] - r1[c + 2], r2[c + 3] - r1[c + 3])
+                    var s3 = SIMD4<Float>(r1[c] - r3[c], r1[c + 1] - r3[c + 1], r1[c + 2] - r3[c + 2], r1[c + 3] - r3[c + 3])
+                    // Then across the columns of each: (a0 − a2, a1 + a2, a2 − a1, a1 − a3).
+                    func across(_ a: SIMD4<Float>) -> SIMD4<Float> {
+                        SIMD4(a[0] - a[2], a[1] + a[2], a[2] - a[1], a[1] - a[3])
+                    }
+                    s0 = across(s0); s1 = across(s1); s2 = across(s2); s3 = across(s3)
+                    let out = base + tx
+                    for j in 0..<4 {
+                        out[j * stride] = s0[j]
+                        out[(4 + j) * stride] = s1[j]
+                        out[(8 + j) * stride] = s2[j]
+                        out[(12 + j) * stride] = s3[j]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Y = Aᵀ M A (+ bias) for every output channel and tile, from M laid out [16][Cout][T];
+    /// writes y [Cout, outH, outW] and drops the half tile past an odd output size.
+    ///   Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]
+    static func transformOutput(
+        _ m: UnsafePointer<Float>, channels: Int, bias: UnsafePointer<Float>?, tiles: Tiles, into y: UnsafeMutablePointer<Float>
+    ) {
+        let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
+        let (outH, outW) = (tiles.outHeight, tiles.outWidth)
+        let stride = channels * tileCount
+        Parallel.forEach(channels, minimumItemsPerCore: 1) { co in
+            let b = bias?[co] ?? 0
+            let plane = y + co * outH * outW
+            for ty in 0..<tileRows {
+                let src = m + co * tileCount + ty * tileColumns
+                let top = plane + 2 * ty * outW
+                let hasBottom = 2 * ty + 1 < outH
+                for tx in 0..<tileColumns {
+                    let e = src + tx
+                    // Columns first: per row i of M, (m0 + m1 + m2, m1 − m2 − m3).
+                    var left = SIMD4<Float>(), right = SIMD4<Float>()
+                    for i in 0..<4 {
+                        let (m0, m1, m2, m3) = (e[(4 * i) * stride], e[(4 * i + 1) * stride], e[(4 * i + 2) * stride], e[(4 * i + 3) * stride])
+                        left[i] = m0 + m1 + m2
+                        right[i] = m1 - m2 - m3
+                    }
+                    let ox = 2 * tx
+                    top[ox] = left[0] + left[1] + left[2] + b
+                    let hasRight = ox + 1 < outW
+                    if hasRight { top[ox + 1] = right[0] + right[1] + right[2] + b }
+                    if hasBottom {
+                        top[outW + ox] = left[1] - left[2] - left[3] + b
+                        if hasRight { top[outW + ox + 1] = right[1] - right[2] - right[3] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y = conv(x, w) (+ bias) with zero padding `padding` (0…2), for a batch of images
+    /// x [B, Cin, H, W] → y [B, Cout, H + 2p − 2, W + 2p − 2]. `transformedWeights` is the output of
+    /// `transformWeights` ([16][Cout][Cin]).
+    public static func convolve(
+        _ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, batch: Int, inputChannels cin: Int, outputChannels cout: Int,
+        height: Int, width: Int, padding: Int
+    ) {
+        precondition((0...2).contains(padding), "Winograd convolution: padding \(padding) is not 0, 1 or 2")
+        let tiles = Tiles(outHeight: height + 2 * padding - 2, outWidth: width + 2 * padding - 2)
+        precondition(tiles.outHeight > 0 && tiles.outWidth > 0, "Winograd convolution: image \(height)x\(width) is smaller than 3x3")
+        let t = tiles.count
+        let v = TensorStorage(count: 16 * cin * t), m = TensorStorage(count: 16 * cout * t)
+        for b in 0..<batch {
+            transformInput(x + b * cin * height * width, channels: cin, height: height, width: width, padding: padding,
+                           tiles: tiles, into: v.pointer)
+            for xi in 0..<16 {
+                BLAS.sgemm(m: cout, n: t, k: cin, a: u + xi * cout * cin, lda: cin, b: v.pointer + xi * cin * t, ldb: t,
+                           c: m.pointer + xi * cout * t, ldc: t)
+            }
+            transformOutput(m.pointer, channels: cout, bias: bias, tiles: tiles,
+                            into: y + b * cout * tiles.outHeight * tiles.outWidth)
+        }
+    }
+}
