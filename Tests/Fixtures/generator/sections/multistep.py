@@ -1,0 +1,227 @@
+"""steps/*_5steps: several consecutive training steps of each CycleGAN model, optimizer state and image
+pools carried over, per-step inputs and losses, parameters after the last step.
+
+Tolerances are measured: the same steps run in float32 PyTorch, and each checked tensor gets
+atol = MARGIN x its float32 error, never below the one-step rule (value: 1e-4 max|ref|; parameters: 1e-5).
+Parameters whose gradient is analytically zero (conv biases followed by InstanceNorm) move by an arbitrary,
+rounding-driven Adam step every step; for them atol = 2 x lr x sum_t b_t, b_t being the bound of one Adam step
+|m_hat_t| / sqrt(v_hat_t) <= sqrt(sum_i w_i^2 / u_i) (Cauchy-Schwarz over the moment weights w_i of m_hat and
+u_i of v_hat): the largest distance two such trajectories can drift apart."""
+import math
+
+import torch
+
+from pyref import training
+from pyref.fixture import FixtureFile, amax, cast, search
+from sections.common import images, load_nets, randn, with_nets
+from sections.steps import (XAI_LAMBDA_INPUTS, XAI_NETS, cyclegan_loss_docs, xai_accept, xai_factories, xai_init,
+                            xai_loss_docs, xai_optimizers)
+from pyref import nets
+
+FOLDERS = []     # writes into steps/, which the steps section clears
+MARGIN = 10.0
+ZERO = 1e-10
+
+
+def adam_drift_bound(steps, beta1, beta2):
+    """sum over t = 1..steps of the largest |m_hat_t| / sqrt(v_hat_t) any gradient sequence can produce."""
+    total = 0.0
+    for t in range(1, steps + 1):
+        w = [(1 - beta1) * beta1 ** (t - i) / (1 - beta1 ** t) for i in range(1, t + 1)]
+        u = [(1 - beta2) * beta2 ** (t - i) / (1 - beta2 ** t) for i in range(1, t + 1)]
+        total += math.sqrt(sum(a * a / b for a, b in zip(w, u)))
+    return total
+
+
+def measured_tolerances(fx, lr_of, betas, steps, grads64):
+    """Replace the per-tensor atol of every checked tensor by the measured rule (see the module doc)."""
+    bound = adam_drift_bound(steps, *betas)
+    zero, worst = [], {}
+    G = {n: max(t for k, t in grads64.items() if k.startswith(f"{n}.")) for n in lr_of}
+    for name, e in fx.entries.items():
+        if e["kind"] == "input":
+            continue
+        err = float((fx.f32[name].double() - e["t"].double()).abs().max())
+        if name.startswith("after."):
+            key = name[len("after."):]
+            net = key.split(".")[0]
+            if grads64[key] < ZERO * G[net]:
+                zero.append(key)
+                e["atol"] = 2 * lr_of[net] * bound
+                continue
+            floor = 1e-5
+        else:
+            floor = 1e-4 * amax(e["t"])
+        e["atol"] = max(floor, MARGIN * err)
+        worst[name] = err
+    fx.config["zero_gradient_parameters"] = zero
+    fx.config["tolerance"] = dict(
+        margin=MARGIN, floors={"loss": "1e-4 * |ref|", "after": 1e-5},
+        zero_gradient_atol={n: float(f"{2 * lr * bound:.6g}") for n, lr in lr_of.items()},
+        adam_drift_bound_per_lr=float(f"{bound:.6g}"),
+        largest_float32_error={"loss": float(f"{max(v for k, v in worst.items() if 'loss' in k):.3g}"),
+                               "after": float(f"{max(v for k, v in worst.items() if k.startswith('after.')):.3g}")})
+
+
+def largest_grads(per_step_grads):
+    """max over steps of max|grad| per `<net>.<canonical>` (float64 run), for the zero-gradient test."""
+    out = {}
+    for gr in per_step_grads:
+        for k, t in gr.items():
+            key = k[len("grad."):]
+            out[key] = max(out.get(key, 0.0), amax(t))
+    return out
+
+
+def multistep_file(v, rel, title, summary, config, fac, lr_of, betas, attempt_inputs, step, losses, accept=None):
+    ms = v.cfg["multistep"]
+    K = ms["steps"]
+    assert K * ms["batch"] <= 50, "the pools must never fill up"
+    keep = {f"step{k}.{n}" for k in range(K) for n, _ in losses} | {"__grads__"}
+
+    def full_run(inp, dtype):
+        m = load_nets(inp, fac, dtype)
+        state = step.start(m)
+        out, grads = {}, []
+        for k in range(K):
+            r = step.run(m, state, {n[len(f"step{k}."):]: t for n, t in inp.items() if n.startswith(f"step{k}.")})
+            grads.append({n: t for n, t in r.items() if n.startswith("grad.")})
+            out.update({f"step{k}.{n}": t for n, t in r.items() if not n.startswith(("grad.", "after."))})
+        for n, net in m.items():
+            out.update({f"after.{n}.{p}": t.detach().clone() for p, t in net.named_parameters()})
+        out["__grads__"] = grads
+        return out
+
+    def stored(inp, dtype):
+        o = full_run(inp, dtype)
+        return {k: t for k, t in o.items() if k in keep or k.startswith("after.")}
+
+    def attempt(g):
+        named, base = attempt_inputs(g)
+        return with_nets(base, named), full_run
+
+    inputs, _, info = search(v.run, rel, attempt, ms["attempts"], accept)
+    fx = FixtureFile(v.run, rel, title, summary, dict(config, steps=K, **info))
+    for n in fac:
+        fx.doc(f"before.{n}.*", "input", f"parameter of {n} before step 0 (canonical name after the prefix)")
+        fx.doc(f"after.{n}.*", "measured", f"parameter of {n} after the last step")
+    for n, d in step.input_docs:
+        fx.doc(f"step*.{n}", "input", d + " given to step k")
+    for n, d in losses:
+        fx.doc(f"step*.{n}", "measured", d + " in step k (0-d)")
+    ref = stored(cast(inputs, torch.float64), torch.float64)
+    grads64 = largest_grads(ref.pop("__grads__"))
+    f32 = stored(cast(inputs, torch.float32), torch.float32)
+    f32.pop("__grads__")
+    for k, t in inputs.items():
+        fx.add(k, t, "input")
+    for k, t in ref.items():
+        fx.add(k, t)
+        fx.f32[k] = f32[k]
+    measured_tolerances(fx, lr_of, betas, K, grads64)
+    fx.write()
+
+
+class CycleGANSteps:
+    input_docs = [("real_A", "domain A batch (B, 3, H, W)"), ("real_B", "domain B batch (B, 3, H, W)")]
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def start(self, m):
+        return dict(opt_G=training.adam([*m["G_A"].parameters(), *m["G_B"].parameters()], self.lr, (0.5, 0.999)),
+                    opt_D=training.adam([*m["D_A"].parameters(), *m["D_B"].parameters()], self.lr, (0.5, 0.999)),
+                    pool_A=training.ImagePool(50), pool_B=training.ImagePool(50))
+
+    def run(self, m, s, inp):
+        return training.cyclegan_step(m["G_A"], m["G_B"], m["D_A"], m["D_B"], s["opt_G"], s["opt_D"],
+                                      inp["real_A"], inp["real_B"], s["pool_A"], s["pool_B"])
+
+
+class XaiSteps:
+    input_docs = [("real_A", "domain A batch (B, 3, H, W)"), ("real_B", "domain B batch (B, 3, H, W)"),
+                  ("M_A", "noise mask N(1, 0.02^2) for images starting in A"),
+                  ("M_B", "noise mask N(1, 0.02^2) for images starting in B")]
+
+    def __init__(self, lr_G, lr_D):
+        self.lr_G, self.lr_D = lr_G, lr_D
+
+    def start(self, m):
+        return dict(opts=xai_optimizers(m, self.lr_G, self.lr_D),
+                    pools={k: training.ImagePool(50) for k in ["A", "Am", "B", "Bm"]})
+
+    def run(self, m, s, inp):
+        return training.xai_cyclegan_step(m, s["opts"], inp["real_A"], inp["real_B"], inp["M_A"], inp["M_B"], s["pools"])
+
+
+POOL_TEXT = ("capacity 50; with {K} steps of batch {B} at most {n} images are ever stored, so every query returns "
+             "its (detached) input and the pools draw no random numbers")
+
+
+def build(out_dir, v):
+    ms = v.cfg["multistep"]
+    K, B, (H, W) = ms["steps"], ms["batch"], ms["image_hw"]
+    ngf, ndf, nb = ms["ngf"], ms["ndf"], ms["n_blocks"]
+    lr = 2e-4
+    pool = dict(capacity=50, note=POOL_TEXT.format(K=K, B=B, n=K * B))
+    cfac = {n: (lambda: nets.ResnetGenerator(ngf, nb)) if n[0] == "G" else (lambda: nets.PatchDiscriminator(ndf))
+            for n in ["G_A", "G_B", "D_A", "D_B"]}
+
+    def cyc_inputs(g):
+        named = {n: nets.seeded_init(f(), g) for n, f in cfac.items()}
+        base = {}
+        for k in range(K):
+            base[f"step{k}.real_A"], base[f"step{k}.real_B"] = images(g, B, 3, H, W), images(g, B, 3, H, W)
+        return named, base
+
+    multistep_file(
+        v, f"steps/cyclegan_{K}steps.safetensors", f"CycleGAN: {K} consecutive training steps",
+        f"The step of steps/cyclegan_step repeated {K} times on the same networks: the two Adam optimizers (G_A+G_B, "
+        f"D_A+D_B) keep their moments and step counts, the two image pools keep their contents. Step k reads "
+        f"step<k>.real_A / real_B and records its losses; after.* are the parameters after the last step. Pools: "
+        + POOL_TEXT.format(K=K, B=B, n=K * B) + ".",
+        dict(ResnetGenerator=dict(ngf=ngf, n_blocks=nb), PatchDiscriminator=dict(ndf=ndf), image=[B, 3, H, W],
+             lambda_A=10, lambda_B=10, lambda_identity=0.5, adam=dict(lr=lr, betas=[0.5, 0.999], eps=1e-8, weight_decay=0),
+             optimizers=["G_A+G_B", "D_A+D_B"], pool=pool),
+        cfac, {n: lr for n in cfac}, (0.5, 0.999), cyc_inputs, CycleGANSteps(lr), cyclegan_loss_docs())
+
+    lr_G, lr_D = 2e-4, 5e-5
+    xfac = xai_factories(ngf, nb, ndf)
+
+    def xai_inputs(g):
+        named = xai_init(xfac, g)
+        base = {}
+        for k in range(K):
+            base[f"step{k}.real_A"], base[f"step{k}.real_B"] = images(g, B, 3, H, W), images(g, B, 3, H, W)
+            base[f"step{k}.M_A"] = 1 + 0.02 * randn(g, B, 3, H, W)
+            base[f"step{k}.M_B"] = 1 + 0.02 * randn(g, B, 3, H, W)
+        return named, base
+
+    def xai_accept_all(o):
+        oks, infos = [], []
+        for k in range(K):
+            sub = {n[len(f"step{k}."):]: t for n, t in o.items() if n.startswith(f"step{k}.")}
+            ok, info = xai_accept(sub)
+            oks.append(ok)
+            infos.append(info)
+        return all(oks), dict(min_top2_gap=min(i["min_top2_gap"] for i in infos),
+                              min_abs_one_minus_mask=min(i["min_abs_one_minus_mask"] for i in infos),
+                              lambda_inputs_range=[min(min(i["lambda_inputs"].values()) for i in infos),
+                                                   max(max(i["lambda_inputs"].values()) for i in infos)])
+
+    multistep_file(
+        v, f"steps/xai_cyclegan_{K}steps.safetensors", f"xAI-CycleGAN (REC): {K} consecutive training steps",
+        f"The step of steps/xai_cyclegan_step repeated {K} times on the same networks: the three Adam optimizers "
+        f"(G_AB+G_BA, D_A+Dm_A, D_B+Dm_B) keep their moments and step counts, the four image pools (A, Am, B, Bm) keep "
+        f"their contents. Step k reads step<k>.real_A / real_B and the noise masks step<k>.M_A / M_B (the only random "
+        f"draws of a step) and records its losses; after.* are the parameters after the last step. Every step's "
+        f"lambda inputs lie inside (0, 0.5) and its patch-map arg-maxes are clear of their runners-up "
+        f"(config.lambda_inputs_range, min_top2_gap). Pools: " + POOL_TEXT.format(K=K, B=B, n=K * B) + ".",
+        dict(XaiGenerator=dict(ngf=ngf, n_blocks=nb, up_activation="leaky_relu(0.2)"), PatchDiscriminator=dict(ndf=ndf),
+             image=[B, 3, H, W], gamma=0.5, lambda_cycle=10, lambda_identity=3, lambda_adversarial=1.5,
+             mask_adversarial_ratio=0.7, mask_cycle_ratio=0.3, lambda_source="same domain",
+             adam_G=dict(lr=lr_G, betas=[0.5, 0.999], eps=1e-8, weight_decay=0),
+             adam_D=dict(lr=lr_D, betas=[0.5, 0.999], eps=1e-8, weight_decay=0),
+             optimizers=["G_AB+G_BA", "D_A+Dm_A", "D_B+Dm_B"], pools=dict(pool, names=["A", "Am", "B", "Bm"])),
+        xfac, {n: lr_G if n[0] == "G" else lr_D for n in XAI_NETS}, (0.5, 0.999), xai_inputs, XaiSteps(lr_G, lr_D),
+        xai_loss_docs(), xai_accept_all)
