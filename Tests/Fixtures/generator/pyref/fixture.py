@@ -182,10 +182,11 @@ class KinkMonitor(torch.overrides.TorchFunctionMode):
         return {k: None if math.isinf(v) else float(f"{v:.3g}") for k, v in self.m.items()}
 
 
-def search(run, name, make_attempt, attempts, accept=None):
+def search(run, name, make_attempt, attempts, accept=None, min_margin=0.0):
     """Seeded search: make_attempt(g) -> (inputs, fn). Each attempt runs fn in float64 under a KinkMonitor;
     among those that accept(outputs) -> (ok, info), the one whose smallest kink margin is largest wins
-    (first on ties). Returns (inputs, fn, info) with info including kink_margins and attempt."""
+    (first on ties); attempts whose smallest margin is below min_margin are rejected. Returns (inputs, fn, info)
+    with info including kink_margins and attempt."""
     best = None
     for i in range(attempts):
         inputs, fn = make_attempt(run.rng(f"{name}/attempt{i}"))
@@ -195,8 +196,8 @@ def search(run, name, make_attempt, attempts, accept=None):
         if os.environ.get("FIXTURES_DEBUG"):
             print(f"  {name} attempt {i}: ok={ok} {info} {km.report()}", flush=True)
         score = min(km.m.values())
-        if ok and (best is None or score > best[0]):
+        if ok and score >= min_margin and (best is None or score > best[0]):
             best = (score, inputs, fn, dict(info, kink_margins=km.report(), attempt=i))
     if best is None:
-        raise RuntimeError(f"{name}: no attempt satisfied the constraints")
+        raise RuntimeError(f"{name}: no attempt satisfied the constraints (min kink margin {min_margin})")
     return best[1:]

@@ -126,12 +126,12 @@ def xai_optimizers(m, lr_G, lr_D):
             "D_B": training.adam([*m["D_B"].parameters(), *m["Dm_B"].parameters()], lr_D, (0.5, 0.999))}
 
 
-def xai_accept(o):
+def xai_accept(o, require_inverse_mask_margin=True):
     """Every lambda input strictly inside (0, 0.5), every patch arg-max clear of its runner-up, |1 - M'| > 0."""
     xs = {k.replace("pass1.", ""): float(o[k]) for k in XAI_LAMBDA_INPUTS}
     gap = min(top2_gap(o[k]) for k in o if "patch_map" in k)
     inv = min(float((1 - o[k]).abs().min()) for k in ["M_A_aug", "M_B_aug"])
-    ok = all(0.02 < x < 0.48 for x in xs.values()) and gap > 1e-4 and inv > 1e-6
+    ok = all(0.02 < x < 0.48 for x in xs.values()) and gap > 1e-4 and (inv > 1e-6 or not require_inverse_mask_margin)
     return ok, dict(lambda_inputs=xs, min_top2_gap=gap, min_abs_one_minus_mask=inv)
 
 
