@@ -21,6 +21,19 @@ public enum SampleGrid {
         try image(rows: rows).write(atomicallyTo: url, format: .png())
     }
 
+    /// Writes what an explanation-guided recipe sees on the probes (`ProbeExplaining`), one row
+    /// per probe for each of its row patterns, to `url` (its folder is created).
+    public static func writeExplanations(_ model: any ProbeExplaining, probesA: Tensor, probesB: Tensor, to url: URL) throws {
+        let (patterns, images) = model.probeExplanations(probesA: probesA, probesB: probesB)
+        var rows: [[Tensor]] = []
+        for pattern in patterns {
+            let columns = pattern.map { images[$0]! }
+            for i in 0..<columns[0].shape[0] { rows.append(columns.map { slice($0, i) }) }
+        }
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try image(rows: rows).write(atomicallyTo: url, format: .png())
+    }
+
     static func slice(_ batch: Tensor, _ i: Int) -> Tensor {
         let per = batch.count / batch.shape[0]
         let t = Tensor(uninitializedShape: [1] + batch.shape.dropFirst())

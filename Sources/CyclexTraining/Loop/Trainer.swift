@@ -298,8 +298,13 @@ public final class Trainer {
     }
 
     func writeSamples(_ state: RunState, name: String) throws {
+        let samples = options.runDirectory.appendingPathComponent("samples")
         try SampleGrid.write(model: state.model, probesA: state.probesA, probesB: state.probesB,
-                             to: options.runDirectory.appendingPathComponent("samples").appendingPathComponent(name))
+                             to: samples.appendingPathComponent(name))
+        if let explaining = state.model as? any ProbeExplaining {
+            try SampleGrid.writeExplanations(explaining, probesA: state.probesA, probesB: state.probesB,
+                                             to: samples.appendingPathComponent("explain").appendingPathComponent(name))
+        }
     }
 
     /// Up to four fixed probe images per domain: from testA/testB when present, else the first

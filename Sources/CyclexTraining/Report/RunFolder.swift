@@ -33,6 +33,8 @@ public struct RunFolder {
     public let options: [String: String]
     public let history: RunHistory
     public let samples: [Sample]
+    /// What the explanation machinery saw on the probes (`samples/explain/`, xai-cyclegan runs).
+    public let explanations: [Sample]
     public let translations: [Translations]
     /// Things that could not be read (named), shown in the report and printed.
     public let warnings: [String]
@@ -77,6 +79,7 @@ public struct RunFolder {
         }
 
         samples = Self.samples(in: samplesFolder)
+        explanations = Self.samples(in: samplesFolder.appendingPathComponent("explain"))
 
         let data = dataRoot ?? options["dataRoot"].flatMap { Self.locate(dataRoot: $0, runDirectory: directory) }
         var translations: [Translations] = []

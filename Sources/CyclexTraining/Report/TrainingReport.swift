@@ -95,6 +95,7 @@ public struct TrainingReport {
 
         for run in runs {
             page += try samplesSection(run)
+            page += try explanationsSection(run)
             for translations in run.translations { page += try translationsSection(run, translations) }
         }
         let warnings = runs.flatMap(\.warnings)
@@ -160,11 +161,27 @@ public struct TrainingReport {
 
     /// Up to `maximumSamples` grids, evenly spread over training, the last one always included.
     func samplesSection(_ run: RunFolder) throws -> String {
-        guard !run.samples.isEmpty else { return "" }
-        let chosen = Self.evenlySpread(run.samples.count, keeping: maximumSamples).map { run.samples[$0] }
-        var out = "<h2>Samples: \(HTML.escaped(run.name))</h2>\n"
-        out += "<p class=\"note\">Fixed probe images; each row real | translated | reconstructed, A→B rows first, then B→A. "
-            + "\(chosen.count) of \(run.samples.count) grids.</p>\n<div class=\"samples\">\n"
+        gridSection("Samples: \(run.name)", run.samples,
+                    note: "Fixed probe images; each row real | translated | reconstructed, A→B rows first, then B→A.")
+    }
+
+    /// The explanation sheets of an explanation-guided run over training (see `ProbeExplaining`).
+    func explanationsSection(_ run: RunFolder) throws -> String {
+        gridSection("What the explanations see: \(run.name)", run.explanations,
+                    note: "The probe images through the explanation machinery of the training step, at fixed masks: "
+                        + "each row real | translation | saliency of the target domain's discriminator (its most confident patch) | "
+                        + "the λ-weighted explanation map that rewrites the generator's gradient (same colour scale: faint when λ is small) | "
+                        + "the augmented input mask minus 1 (noise plus λ-weighted mask-discriminator saliency). "
+                        + "Red positive, blue negative, white zero.")
+    }
+
+    /// A heading, a note and up to `maximumSamples` of `sheets` (evenly spread, the last included)
+    /// embedded with their captions; nothing when there are no sheets.
+    func gridSection(_ title: String, _ sheets: [RunFolder.Sample], note: String) -> String {
+        guard !sheets.isEmpty else { return "" }
+        let chosen = Self.evenlySpread(sheets.count, keeping: maximumSamples).map { sheets[$0] }
+        var out = "<h2>\(HTML.escaped(title))</h2>\n"
+        out += "<p class=\"note\">\(HTML.escaped(note)) \(chosen.count) of \(sheets.count) sheets.</p>\n<div class=\"samples\">\n"
         for sample in chosen {
             let tag: String
             do {
