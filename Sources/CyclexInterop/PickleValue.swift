@@ -138,6 +138,12 @@ public final class TorchTensor {
             }
             elements = product
         }
+        // A state dict's tensors never address more elements than their storage holds; only a
+        // stride-0 (expanded) view could, and it would let a tiny file demand a huge allocation.
+        guard elements <= max(storage.count, 1) else {
+            throw TorchFileError.limitExceeded(path: path, what: "the element count of a tensor of shape \(shape) (its storage '\(storage.key)' has \(storage.count))",
+                                               value: elements, limit: storage.count)
+        }
         if elements > 0 {
             var last = offset
             for (s, st) in zip(shape, strides) {

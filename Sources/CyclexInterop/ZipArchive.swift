@@ -134,7 +134,13 @@ public struct ZipArchive {
                 throw TorchFileError.malformedArchive(path: path, reason: "stored entry '\(name)' has different sizes")
             }
             bytes = raw
-        case 8: bytes = try inflate(raw, expectedSize: entry.uncompressedSize, name: name)
+        case 8:
+            // Deflate expands at most 1032:1; a larger claim is a lie that would make us allocate for nothing.
+            guard entry.uncompressedSize <= entry.compressedSize * 1032 + 1024 else {
+                throw TorchFileError.limitExceeded(path: path, what: "the declared size of deflated entry '\(name)'",
+                                                   value: entry.uncompressedSize, limit: entry.compressedSize * 1032 + 1024)
+            }
+            bytes = try inflate(raw, expectedSize: entry.uncompressedSize, name: name)
         default: throw TorchFileError.unsupportedCompression(path: path, entry: name, method: entry.method)
         }
         guard Self.crc32(bytes) == entry.crc32 else { throw TorchFileError.checksumMismatch(path: path, entry: name) }

@@ -30,17 +30,20 @@ enum Crafted {
     }
 
     /// A stored (uncompressed) zip with correct CRCs.
-    static func zip(_ entries: [(String, Data)]) -> Data {
+    /// `deflatedClaim`: mark the entries as deflated and declare this uncompressed size (a lie, for refusal tests).
+    static func zip(_ entries: [(String, Data)], deflatedClaim: Int? = nil) -> Data {
         var out = Data(), central = Data()
+        let method = deflatedClaim == nil ? 0 : 8
         for (name, bytes) in entries {
             let offset = out.count
             let crc = crc32(bytes)
             let nameBytes = Array(name.utf8)
-            out.append(contentsOf: le32(0x0403_4B50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(Int(crc))
-                       + le32(bytes.count) + le32(bytes.count) + le16(nameBytes.count) + le16(0) + nameBytes)
+            let declared = deflatedClaim ?? bytes.count
+            out.append(contentsOf: le32(0x0403_4B50) + le16(20) + le16(0) + le16(method) + le16(0) + le16(0) + le32(Int(crc))
+                       + le32(bytes.count) + le32(declared) + le16(nameBytes.count) + le16(0) + nameBytes)
             out.append(bytes)
-            central.append(contentsOf: le32(0x0201_4B50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0)
-                           + le32(Int(crc)) + le32(bytes.count) + le32(bytes.count) + le16(nameBytes.count) + le16(0)
+            central.append(contentsOf: le32(0x0201_4B50) + le16(20) + le16(20) + le16(0) + le16(method) + le16(0) + le16(0)
+                           + le32(Int(crc)) + le32(bytes.count) + le32(declared) + le16(nameBytes.count) + le16(0)
                            + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + nameBytes)
         }
         let directoryOffset = out.count

@@ -107,6 +107,22 @@ let interopFolder = Fixture.projectRoot.appendingPathComponent("Tests/Fixtures/g
         }
     }
 
+    @Test func expandedViewLargerThanItsStorageIsRefused() {
+        // 4 stored elements viewed as 1000 x 1000 with stride 0: a 4-million-float demand from 16 bytes.
+        expectError(Crafted.stateDict(count: 4, shape: [1000, 1000], stride: [0, 0]), storages: [("0", Crafted.floats([0, 0, 0, 0]))]) {
+            if case .limitExceeded = $0 { return true } else { return false }
+        }
+    }
+
+    @Test func deflatedEntryClaimingAHugeSizeIsRefusedBeforeAllocating() {
+        let zip = Crafted.zip([("archive/data.pkl", Data([0x80, 0x02, 0x4E, 0x2E]))], deflatedClaim: 0xFFFF_FFF0)
+        #expect {
+            try TorchFile(data: zip, path: "bomb.pth")
+        } throws: { error in
+            if case .limitExceeded? = error as? TorchFileError { return true } else { return false }
+        }
+    }
+
     @Test func tensorReachingPastItsStorageIsRefused() {
         expectError(Crafted.stateDict(count: 4, offset: 1, shape: [2, 2], stride: [2, 1]), storages: [("0", Crafted.floats([0, 0, 0, 0]))]) {
             if case .invalidTensor = $0 { return true } else { return false }
