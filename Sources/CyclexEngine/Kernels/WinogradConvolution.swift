@@ -162,6 +162,90 @@ public enum WinogradConvolution {
         }
     }
 
+    /// dM = A dY Aᵀ for every output channel and tile (the adjoint of `transformOutput`), laid out
+    /// [16][Cout][T]; dY outside the output (the half tile past an odd size) reads as zero.
+    ///   A = [[1, 0], [1, 1], [1, −1], [0, −1]]
+    static func transformOutputGradient(
+        _ gy: UnsafePointer<Float>, channels: Int, tiles: Tiles, into dm: UnsafeMutablePointer<Float>
+    ) {
+        let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
+        let (outH, outW) = (tiles.outHeight, tiles.outWidth)
+        let stride = channels * tileCount
+        Parallel.forEach(channels, minimumItemsPerCore: 1) { co in
+            let plane = gy + co * outH * outW
+            for ty in 0..<tileRows {
+                let top = plane + 2 * ty * outW
+                let hasBottom = 2 * ty + 1 < outH
+                let base = dm + co * tileCount + ty * tileColumns
+                for tx in 0..<tileColumns {
+                    let ox = 2 * tx, hasRight = ox + 1 < outW
+                    let y00 = top[ox], y01 = hasRight ? top[ox + 1] : 0
+                    let y10 = hasBottom ? top[outW + ox] : 0, y11 = hasBottom && hasRight ? top[outW + ox + 1] : 0
+                    // Down the rows: p_i = Σ_a A[i][a] · row a, for the two columns.
+                    let p0 = SIMD2<Float>(y00, y01), p1 = SIMD2<Float>(y00 + y10, y01 + y11)
+                    let p2 = SIMD2<Float>(y00 - y10, y01 - y11), p3 = SIMD2<Float>(-y10, -y11)
+                    let out = base + tx
+                    // Then across: dM[i] = (p_i0, p_i0 + p_i1, p_i0 − p_i1, −p_i1).
+                    func emit(_ i: Int, _ p: SIMD2<Float>) {
+                        out[(4 * i) * stride] = p[0]
+                        out[(4 * i + 1) * stride] = p[0] + p[1]
+                        out[(4 * i + 2) * stride] = p[0] - p[1]
+                        out[(4 * i + 3) * stride] = -p[1]
+                    }
+                    emit(0, p0); emit(1, p1); emit(2, p2); emit(3, p3)
+                }
+            }
+        }
+    }
+
+    /// dw = Σ over the batch of the weight gradient of `convolve` (zero padding `padding`, 0…2):
+    /// dU_ξ = dM_ξ · V_ξᵀ (16 GEMMs of [Cout × T]·[T × Cin]), then dw = Gᵀ dU G per channel pair.
+    /// x [B, Cin, H, W], gy [B, Cout, H + 2p − 2, W + 2p − 2], dw [Cout, Cin, 3, 3] (overwritten).
+    public static func weightGradient(
+        gradOutput gy: UnsafePointer<Float>, input x: UnsafePointer<Float>, into dw: UnsafeMutablePointer<Float>,
+        batch: Int, inputChannels cin: Int, outputChannels cout: Int, height: Int, width: Int, padding: Int
+    ) {
+        precondition((0...2).contains(padding), "Winograd convolution: padding \(padding) is not 0, 1 or 2")
+        let tiles = Tiles(outHeight: height + 2 * padding - 2, outWidth: width + 2 * padding - 2)
+        let t = tiles.count
+        let v = TensorStorage(count: 16 * cin * t), dm = TensorStorage(count: 16 * cout * t)
+        let du = TensorStorage(count: 16 * cout * cin)
+        for b in 0..<batch {
+            transformInput(x + b * cin * height * width, channels: cin, height: height, width: width, padding: padding,
+                           tiles: tiles, into: v.pointer)
+            transformOutputGradient(gy + b * cout * tiles.outHeight * tiles.outWidth, channels: cout, tiles: tiles,
+                                    into: dm.pointer)
+            for xi in 0..<16 {
+                BLAS.sgemm(transposeB: true, m: cout, n: cin, k: t, a: dm.pointer + xi * cout * t, lda: t,
+                           b: v.pointer + xi * cin * t, ldb: t, beta: b == 0 ? 0 : 1,
+                           c: du.pointer + xi * cout * cin, ldc: cin)
+            }
+        }
+        let plane = cout * cin, pu = du.pointer
+        Parallel.forEach(cout, minimumItemsPerCore: 16) { co in
+            for ci in 0..<cin {
+                let offset = co * cin + ci
+                // Gᵀ x for a 4-vector x: (x0 + ½x1 + ½x2, ½x1 − ½x2, ½x1 + ½x2 + x3).
+                func gt(_ x: SIMD4<Float>) -> SIMD3<Float> {
+                    SIMD3(x[0] + 0.5 * x[1] + 0.5 * x[2], 0.5 * x[1] - 0.5 * x[2], 0.5 * x[1] + 0.5 * x[2] + x[3])
+                }
+                func row(_ i: Int) -> SIMD4<Float> {
+                    SIMD4(pu[(4 * i) * plane + offset], pu[(4 * i + 1) * plane + offset],
+                          pu[(4 * i + 2) * plane + offset], pu[(4 * i + 3) * plane + offset])
+                }
+                // Across each row of dU first (· G), then down the columns (Gᵀ ·).
+                let (r0, r1, r2, r3) = (gt(row(0)), gt(row(1)), gt(row(2)), gt(row(3)))
+                let out = dw + offset * 9
+                for j in 0..<3 {
+                    let c = gt(SIMD4(r0[j], r1[j], r2[j], r3[j]))
+                    out[j] = c[0]
+                    out[3 + j] = c[1]
+                    out[6 + j] = c[2]
+                }
+            }
+        }
+    }
+
     /// y = conv(x, w) (+ bias) with zero padding `padding` (0…2), for a batch of images
     /// x [B, Cin, H, W] → y [B, Cout, H + 2p − 2, W + 2p − 2]. `transformedWeights` is the output of
     /// `transformWeights` ([16][Cout][Cin]).

@@ -1,6 +1,6 @@
 /// 2-D convolution (PyTorch `Conv2d`: cross-correlation, zero padding, dilation 1, groups 1)
 /// as im2col + sgemm, one image of the batch at a time; 3×3 stride-1 convolutions between wide
-/// layers use Winograd F(2×2, 3×3) for the output and the input gradient instead
+/// layers use Winograd F(2×2, 3×3) for the output and all gradients instead
 /// (`WinogradConvolution`), very thin outputs a direct kernel (`DirectConvolution`).
 extension Tensor {
     /// x [B, Cin, H, W] ⋆ weight [Cout, Cin, kh, kw] (+ bias [Cout]) → [B, Cout, outH, outW],
@@ -91,8 +91,16 @@ extension Tensor {
             if hasBias && needs[2] { gb = channelSums(g) }
             return hasBias ? [gx, gw, gb] : [gx, gw]
         }
-        let cols = TensorStorage(count: isPointwise ? 1 : k * n)
-        if needs[1] {
+        let winograd = usesWinograd(geometry, outputChannels: cout)
+        let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * n)
+        if needs[1] && winograd {
+            let gradWeight = Tensor(uninitializedShape: weight.shape)
+            WinogradConvolution.weightGradient(
+                gradOutput: g.pointer, input: x.pointer, into: gradWeight.pointer, batch: batch,
+                inputChannels: geometry.channels, outputChannels: cout, height: geometry.height, width: geometry.width,
+                padding: geometry.padding)
+            gw = gradWeight
+        } else if needs[1] {
             let gradWeight = Tensor(uninitializedShape: weight.shape)
             for b in 0..<batch {
                 let xb = x.pointer + b * imageSize
@@ -103,7 +111,7 @@ extension Tensor {
             }
             gw = gradWeight
         }
-        if needs[0] && usesWinograd(geometry, outputChannels: cout) {
+        if needs[0] && winograd {
             // dx = dy ⋆ rot180(w)ᵀ with padding 2 − p: the same 3×3 stride-1 convolution, run by Winograd.
             let cin = geometry.channels
             let u = TensorStorage(count: 16 * cout * cin)
@@ -129,7 +137,7 @@ extension Tensor {
         return hasBias ? [gx, gw, gb] : [gx, gw]
     }
 
-    /// Whether Winograd F(2×2, 3×3) runs this convolution's forward pass and input gradient: a 3×3
+    /// Whether Winograd F(2×2, 3×3) runs this convolution's forward pass and gradients: a 3×3
     /// stride-1 kernel with zero padding ≤ 1 between layers of at least
     /// `WinogradConvolution.minimumChannels` channels (below that its small matrix products lose
     /// to one im2col GEMM).
