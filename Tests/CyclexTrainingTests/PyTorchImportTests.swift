@@ -53,6 +53,12 @@ import Testing
         try expectMatches(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
     }
 
+    @Test func oldInstanceNormStatisticsAreIgnoredAndNamed() throws {
+        let (pair, provenance, _) = try importAndReload([url(try #require(files["resnet_old_instancenorm"] as? String))])
+        #expect(!provenance.ignored.isEmpty && provenance.ignored.allSatisfy { $0.contains("running_") })
+        try expectMatches(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
+    }
+
     @Test func pairImportsBothDirections() throws {
         let pairFiles = try #require(files["pair"] as? [String])
         #expect(PyTorchImport.partner(of: url(pairFiles[0])) == url(pairFiles[1]))

@@ -4,6 +4,8 @@ Writes into OUT_DIR/interop/:
 * `resnet_generator.pth`            junyanz ResnetGenerator state dict, torch.save zip format
 * `resnet_generator_module.pth`     the same weights with DataParallel's `module.` prefix, saved in the
                                     legacy (pre-1.6, non-zip) torch.save format
+* `resnet_generator_old_instancenorm.pth`  the same weights plus InstanceNorm running_mean/var buffers, as the
+                                    official pretrained files (PyTorch < 0.4) have them, legacy format
 * `resnet_generator_deflated.pth`   the zip file re-compressed with deflate
 * `resnet_generator_extra_tensor.pth`, `resnet_generator_missing_tensor.pth`  (ngf 2, 1 block) one tensor
                                     too many (`extra.scale`) / one missing (`model.4.bias`): import must name it
@@ -212,6 +214,15 @@ def build(out_dir, variant=None):
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
 
+    # The layout of the official pretrained files (saved by PyTorch < 0.4): InstanceNorm layers carried
+    # running_mean / running_var buffers, which the network never uses (junyanz's test.py deletes them).
+    old_style = dict(resnet.state_dict())
+    for name, m in resnet.named_modules():
+        if isinstance(m, nn.InstanceNorm2d):
+            old_style[f"{name}.running_mean"] = torch.zeros(m.num_features)
+            old_style[f"{name}.running_var"] = torch.ones(m.num_features)
+    torch.save(old_style, os.path.join(folder, "resnet_generator_old_instancenorm.pth"), _use_new_zipfile_serialization=False)
+
     # Two broken files (ngf 2, 1 block): one with a tensor the network has no place for, one missing a tensor.
     small = init_(ResnetGenerator(2, 1), rng("small")).state_dict()
     extra = dict(small)
@@ -234,6 +245,7 @@ def build(out_dir, variant=None):
     atol = {k: 1e-4 * float(v.abs().max()) for k, v in out.items() if k.endswith("output")}
     meta["atol"] = atol
     meta["config"]["files"] = dict(resnet="resnet_generator.pth", resnet_module="resnet_generator_module.pth",
+                                   resnet_old_instancenorm="resnet_generator_old_instancenorm.pth",
                                    extra_tensor=["resnet_generator_extra_tensor.pth", "extra.scale"],
                                    missing_tensor=["resnet_generator_missing_tensor.pth", "model.4.bias"],
                          pair=["pair/latest_net_G_A.pth", "pair/latest_net_G_B.pth"], xai="xai_generator.pth")
