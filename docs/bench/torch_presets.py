@@ -10,8 +10,8 @@ reference networks and step functions the step fixtures were generated from (doc
     python3 -m venv $TORCHENV && $TORCHENV/bin/pip install torch==2.15.0 numpy
     $TORCHENV/bin/python docs/bench/torch_presets.py [--sizes 64,128] [--threads 2]
 
-Run from the project root. It imports the reference networks from the folder named by REFERENCE
-below (the reference code of the fixture set). Prints one line per measurement with the median of
+Run from the project root. It imports the reference networks and steps from the fixture
+generator's `pyref` package (Tests/Fixtures/generator). Prints one line per measurement with the median of
 the timed iterations and torch's 1024^3 matmul GFLOP/s before and after, so a busy machine shows.
 """
 import argparse
@@ -20,15 +20,14 @@ import random
 import statistics
 import sys
 import time
-from collections import OrderedDict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The reference code (package `cyclex_ref`) of the fixture set the step fixtures came from.
-REFERENCE = os.path.join(ROOT, "..", "shared", "fixtures", "reference")
+# The project's PyTorch reference (package `pyref`), the code the step fixtures are generated from.
+REFERENCE = os.path.join(ROOT, "Tests", "Fixtures", "generator")
 sys.path.insert(0, REFERENCE)
 
 import torch  # noqa: E402
-from cyclex_ref import nets, train  # noqa: E402
+from pyref import nets, training  # noqa: E402
 
 # cyclex's presets (Sources/CyclexTraining/ModelConfiguration.swift): (ngf, residual blocks, ndf).
 PRESETS = {
@@ -40,8 +39,29 @@ PRESETS = {
 
 # The reference step functions copy every gradient and parameter for the fixtures; a timing run
 # does not need those copies, so they are skipped here.
-train.grads_of = lambda prefix, net: OrderedDict()
-train.params_of = lambda prefix, net: OrderedDict()
+training.named = lambda prefix, net, what: {}
+
+
+class ImagePool:
+    """junyanz's replay buffer (docs/training.md#image-pool). The reference's own pool is made for
+    fixtures and refuses to fill up; a timing run may run longer, so this one replaces at random."""
+
+    def __init__(self, capacity, rng):
+        self.capacity, self.rng, self.images = capacity, rng, []
+
+    def query(self, batch):
+        out = []
+        for image in batch.detach().split(1):
+            if len(self.images) < self.capacity:
+                self.images.append(image)
+                out.append(image)
+            elif self.rng.random() > 0.5:
+                slot = self.rng.randrange(self.capacity)
+                out.append(self.images[slot])
+                self.images[slot] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
 
 
 def calibrate(seconds=1.5, n=1024):
@@ -72,17 +92,16 @@ def adam(params, lr):
 
 
 def cyclegan_step_fn(ngf, blocks, ndf, size):
-    G_A, G_B = nets.ResnetGenerator(3, 3, ngf, blocks), nets.ResnetGenerator(3, 3, ngf, blocks)
-    D_A, D_B = nets.PatchDiscriminator(3, ndf), nets.PatchDiscriminator(3, ndf)
+    G_A, G_B = nets.ResnetGenerator(ngf, blocks), nets.ResnetGenerator(ngf, blocks)
+    D_A, D_B = nets.PatchDiscriminator(ndf), nets.PatchDiscriminator(ndf)
     opt_G = adam(list(G_A.parameters()) + list(G_B.parameters()), 2e-4)
     opt_D = adam(list(D_A.parameters()) + list(D_B.parameters()), 2e-4)
     rng = random.Random(0)
-    pool_A = train.ImagePool(50, rng.random, rng.randrange)
-    pool_B = train.ImagePool(50, rng.random, rng.randrange)
+    pool_A, pool_B = ImagePool(50, rng), ImagePool(50, rng)
 
     def step():
         real_A, real_B = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
-        train.cyclegan_step(G_A, G_B, D_A, D_B, opt_G, opt_D, real_A, real_B, pool_A, pool_B)
+        training.cyclegan_step(G_A, G_B, D_A, D_B, opt_G, opt_D, real_A, real_B, pool_A, pool_B)
 
     def infer():
         with torch.no_grad():
@@ -93,20 +112,20 @@ def cyclegan_step_fn(ngf, blocks, ndf, size):
 
 def xai_step_fn(ngf, blocks, ndf, size):
     G_AB, G_BA = nets.XaiGenerator(ngf, blocks, "lrelu"), nets.XaiGenerator(ngf, blocks, "lrelu")
-    D = {n: nets.PatchDiscriminator(3, ndf) for n in ["D_A", "Dm_A", "D_B", "Dm_B"]}
-    opt_G = adam(list(G_AB.parameters()) + list(G_BA.parameters()), 2e-4)
-    opt_D_A = adam(list(D["D_A"].parameters()) + list(D["Dm_A"].parameters()), 5e-5)
-    opt_D_B = adam(list(D["D_B"].parameters()) + list(D["Dm_B"].parameters()), 5e-5)
+    D = {n: nets.PatchDiscriminator(ndf) for n in ["D_A", "Dm_A", "D_B", "Dm_B"]}
+    networks = dict(G_AB=G_AB, G_BA=G_BA, **D)
+    opts = {"G": adam(list(G_AB.parameters()) + list(G_BA.parameters()), 2e-4),
+            "D_A": adam(list(D["D_A"].parameters()) + list(D["Dm_A"].parameters()), 5e-5),
+            "D_B": adam(list(D["D_B"].parameters()) + list(D["Dm_B"].parameters()), 5e-5)}
     rng = random.Random(0)
-    pools = {k: train.ImagePool(50, rng.random, rng.randrange) for k in ["A", "Am", "B", "Bm"]}
+    pools = {k: ImagePool(50, rng) for k in ["A", "Am", "B", "Bm"]}
 
     def mask():
         return 1.0 + 0.02 * torch.randn(1, 3, size, size)
 
     def step():
         real_A, real_B = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
-        train.xai_cyclegan_step(G_AB, G_BA, D["D_A"], D["Dm_A"], D["D_B"], D["Dm_B"], opt_G, opt_D_A,
-                                opt_D_B, real_A, real_B, mask(), mask(), pools)
+        training.xai_cyclegan_step(networks, opts, real_A, real_B, mask(), mask(), pools)
 
     def infer():
         with torch.no_grad():
