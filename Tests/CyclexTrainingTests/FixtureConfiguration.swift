@@ -13,7 +13,7 @@ import Testing
 extension ModelConfiguration {
     static func fixture(_ f: Fixture) throws -> ModelConfiguration {
         let c = f.config
-        let image = try f.shape("real_A")
+        let image = try c["image"].ints()  // [B, C, H, W]
         if c["ResnetGenerator"].exists {
             var m = ModelConfiguration.preset(.tiny, kind: .cycleGAN, imageSize: image[2])
             m.generatorFilters = try c["ResnetGenerator"]["ngf"].int()
@@ -79,6 +79,12 @@ func applyAdamSettings(_ f: Fixture, to optimizers: [(name: String, optimizer: A
         optimizer.epsilon = try settings["eps"].float()
         optimizer.weightDecay = try settings["weight_decay"].float()
     }
+}
+
+/// The loss terms a step file holds for step `prefix` ("" for a one-step file, "step3." for the
+/// fourth of several): `<prefix>loss_<term>` is compared with the step report's loss `<term>`.
+func lossTerms(_ f: Fixture, prefix: String = "") -> [String] {
+    f.names(withPrefix: prefix + "loss_")
 }
 
 /// Loads `before.<net>.<name>` into each network of a step.
