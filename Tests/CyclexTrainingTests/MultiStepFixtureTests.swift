@@ -13,27 +13,30 @@ import Testing
 struct MultiStepFixtureTests {
     /// Runs `config.steps` steps with `step` and checks each step's losses, then every parameter.
     func run(_ f: Fixture, networks: [(prefix: String, module: any Module)],
+             sourceLocation: SourceLocation = #_sourceLocation,
              step: (_ prefix: String) throws -> StepReport) throws {
         let steps = try f.config["steps"].int()
-        #expect(steps >= 2, "a multi-step file has at least two steps")
+        #expect(steps >= 2, "a multi-step file has at least two steps", sourceLocation: sourceLocation)
         for k in 0..<steps {
             let prefix = "step\(k)."
             let report = try step(prefix)
             let terms = lossTerms(f, prefix: prefix)
-            #expect(!terms.isEmpty, "no losses for step \(k)")
+            #expect(!terms.isEmpty, "no losses for step \(k)", sourceLocation: sourceLocation)
             for term in terms {
-                let value = try #require(report[loss: term], "step \(k) reports no loss \(term)")
-                try f.expectMatch(value, "\(prefix)loss_\(term)")
+                let value = try #require(report[loss: term], "step \(k) reports no loss \(term)",
+                                         sourceLocation: sourceLocation)
+                try f.expectMatch(value, "\(prefix)loss_\(term)", sourceLocation: sourceLocation)
             }
         }
         var checked = 0
         for (net, module) in networks {
             for (name, p) in module.namedParameters {
-                try f.expectMatch(p, "after.\(net).\(name)")
+                try f.expectMatch(p, "after.\(net).\(name)", sourceLocation: sourceLocation)
                 checked += 1
             }
         }
-        #expect(checked == f.names(withPrefix: "after.").count, "every parameter of the file is checked")
+        #expect(checked == f.names(withPrefix: "after.").count, "every parameter of the file is checked",
+                sourceLocation: sourceLocation)
     }
 
     @Test func cycleGANFiveSteps() throws {
