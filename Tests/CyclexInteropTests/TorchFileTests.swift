@@ -3,8 +3,9 @@ import CyclexTestSupport
 import Foundation
 import Testing
 
-/// The committed interop fixtures (written by Tests/Fixtures/generator/sections/interop.py).
-let interopFolder = Fixture.projectRoot.appendingPathComponent("Tests/Fixtures/golden/interop")
+/// The interop files of the fixture set in use (`Tests/Fixtures/golden` or `$CYCLEX_FIXTURES`; written by
+/// Tests/Fixtures/generator/sections/interop.py).
+let interopFolder = Fixture.root.appendingPathComponent("interop")
 
 @Suite struct TorchFileReadingTests {
     @Test func zipStateDictAndLegacyModulePrefixedCopyAgree() throws {

@@ -7,19 +7,15 @@ import Testing
 
 /// `cyclex import` against the interop fixtures: PyTorch's own outputs for the files it saved.
 @Suite struct PyTorchImportTests {
-    static let folder = Fixture.projectRoot.appendingPathComponent("Tests/Fixtures/golden/interop")
-    let reference: SafeTensorsFile
-    let config: [String: Any]
-    let atol: [String: Double]
+    /// The interop files of the fixture set in use (`Tests/Fixtures/golden` or `$CYCLEX_FIXTURES`).
+    static let folder = Fixture.root.appendingPathComponent("interop")
+    let reference: Fixture
 
-    init() throws {
-        reference = try SafeTensorsFile(contentsOf: Self.folder.appendingPathComponent("interop.safetensors"))
-        let info = try JSONSerialization.jsonObject(with: Data(try #require(reference.metadata["fixture"]).utf8)) as? [String: Any]
-        config = try #require(info?["config"] as? [String: Any])
-        atol = try #require(info?["atol"] as? [String: Double])
-    }
+    init() throws { reference = try Fixture.load("interop/interop") }
 
-    var files: [String: Any] { config["files"] as? [String: Any] ?? [:] }
+    /// A file name (or list of names) the fixture's `config.files` gives for `key`.
+    func file(_ key: String) throws -> String { try reference.config["files"][key].string() }
+    func files(_ key: String) throws -> [String] { try reference.config["files"][key].strings() }
     func url(_ relative: String) -> URL { Self.folder.appendingPathComponent(relative) }
 
     /// Imports `sources`, writes the checkpoint, reads it back the way translate does.
@@ -30,27 +26,20 @@ import Testing
         return (try GeneratorCheckpoint.load(target), provenance, target)
     }
 
-    func expectMatches(_ output: Tensor, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let expected = try reference.floats(name)
-        let tolerance = try #require(atol[name])
-        #expect(output.shape == (try reference.entry(name).shape), sourceLocation: sourceLocation)
-        let error = zip(output.scalars, expected).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
-        #expect(error <= tolerance, "\(name): max error \(error) > atol \(tolerance)", sourceLocation: sourceLocation)
-    }
-
     @Test func resnetGeneratorTranslatesAsInPyTorch() throws {
-        let (pair, provenance, _) = try importAndReload([url(try #require(files["resnet"] as? String))])
-        let resnet = try #require(config["resnet"] as? [String: Int])
+        let (pair, provenance, _) = try importAndReload([url(try file("resnet"))])
+        let resnet = reference.config["resnet"]
         #expect(pair.configuration.kind == .cycleGAN)
-        #expect(pair.configuration.generatorFilters == resnet["ngf"] && pair.configuration.residualBlocks == resnet["n_blocks"])
+        #expect(try pair.configuration.generatorFilters == resnet["ngf"].int()
+                && pair.configuration.residualBlocks == resnet["n_blocks"].int())
         #expect(provenance.directions == [.aToB] && provenance.formats == ["zip"])
-        try expectMatches(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
+        try reference.expectMatch(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
     }
 
     @Test func modulePrefixedLegacyCopyGivesTheSameModel() throws {
-        let (pair, provenance, _) = try importAndReload([url(try #require(files["resnet_module"] as? String))])
+        let (pair, provenance, _) = try importAndReload([url(try file("resnet_module"))])
         #expect(provenance.formats == ["legacy"])
-        try expectMatches(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
+        try reference.expectMatch(pair.translate(try reference.tensor("input"), direction: .aToB), "resnet.output")
     }
 
     @Test func oldInstanceNormStatisticsAreIgnoredAndNamed() throws {
@@ -60,32 +49,32 @@ import Testing
     }
 
     @Test func pairImportsBothDirections() throws {
-        let pairFiles = try #require(files["pair"] as? [String])
+        let pairFiles = try files("pair")
         #expect(PyTorchImport.partner(of: url(pairFiles[0])) == url(pairFiles[1]))
         let (pair, provenance, _) = try importAndReload(pairFiles.map(url))
         #expect(provenance.directions == [.aToB, .bToA])
         let input = try reference.tensor("input")
-        try expectMatches(pair.translate(input, direction: .aToB), "pair.G_A.output")
-        try expectMatches(pair.translate(input, direction: .bToA), "pair.G_B.output")
+        try reference.expectMatch(pair.translate(input, direction: .aToB), "pair.G_A.output")
+        try reference.expectMatch(pair.translate(input, direction: .bToA), "pair.G_B.output")
     }
 
     @Test func xaiGeneratorUnderItsRepositoryNamesMatches() throws {
-        let (pair, provenance, _) = try importAndReload([url(try #require(files["xai"] as? String))])
+        let (pair, provenance, _) = try importAndReload([url(try file("xai"))])
         #expect(pair.configuration.kind == .xaiCycleGAN)
         #expect(provenance.renamed > 0)
         let generator = try #require((pair as? XAICycleGANGenerators)?.ab)
         let output = withoutGradient { generator(try! reference.tensor("input"), mask: try! reference.tensor("mask")) }
-        try expectMatches(output, "xai.output")
+        try reference.expectMatch(output, "xai.output")
     }
 
     @Test func singleDirectionImportRefusesTheOtherDirection() throws {
-        let (_, _, checkpoint) = try importAndReload([url(try #require(files["resnet"] as? String))])
+        let (_, _, checkpoint) = try importAndReload([url(try file("resnet"))])
         _ = try GeneratorCheckpoint.load(checkpoint, for: .aToB)
         #expect(throws: CheckpointError.self) { try GeneratorCheckpoint.load(checkpoint, for: .bToA) }
     }
 
     @Test func unmappedAndMissingTensorsAreNamed() throws {
-        let extra = try #require(files["extra_tensor"] as? [String])
+        let extra = try files("extra_tensor")
         do {
             _ = try PyTorchImport.recognise([url(extra[0])])
             Issue.record("imported a file with an extra tensor")
@@ -93,7 +82,7 @@ import Testing
             guard case let .unmapped(_, _, tensors) = error else { Issue.record("wrong error \(error)"); return }
             #expect(tensors.count == 1 && tensors[0].hasPrefix(extra[1]))
         }
-        let missing = try #require(files["missing_tensor"] as? [String])
+        let missing = try files("missing_tensor")
         do {
             _ = try PyTorchImport.recognise([url(missing[0])])
             Issue.record("imported a file with a missing tensor")
@@ -105,7 +94,7 @@ import Testing
 
     @Test func pairOfDifferentArchitecturesIsRefused() throws {
         #expect(throws: ImportError.self) {
-            try PyTorchImport.recognise([url(try #require(files["resnet"] as? String)), url(try #require(files["xai"] as? String))])
+            try PyTorchImport.recognise([url(try file("resnet")), url(try file("xai"))])
         }
     }
 }
