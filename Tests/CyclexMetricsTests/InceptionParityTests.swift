@@ -10,57 +10,50 @@ import Testing
 /// (`datasets/fetch-inception.sh`, part of the README's test command); without them the
 /// test fails with the one-line error that names that command.
 @Suite(.serialized) struct InceptionParityTests {
-    static let fixtureURL = Fixture.projectRoot.appendingPathComponent("Tests/Fixtures/golden/interop/interop.safetensors")
     /// Loaded once for the suite (about 95 MB of weights).
     nonisolated(unsafe) static let sharedExtractor = Result { try InceptionFeatureExtractor() }
 
-    func config() throws -> [String: Any] {
-        let file = try SafeTensorsFile(contentsOf: Self.fixtureURL)
-        let metadata = try #require(file.metadata["fixture"])
-        let info = try #require(try JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any])
-        return try #require(info["config"] as? [String: Any])
-    }
-
     @Test func poolFeaturesMatchThePackagesModel() throws {
-        let file = try SafeTensorsFile(contentsOf: Self.fixtureURL)
-        let metadata = try #require(file.metadata["fixture"])
-        let info = try #require(try JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any])
-        let inception = try #require((info["config"] as? [String: Any])?["inception"] as? [String: Any])
-        let names = try #require(inception["images"] as? [String])
-        let rtol = try #require(inception["rtol"] as? Double)
-        #expect(inception["resample_mode"] as? String == "nv_bilinear_float")
-        #expect((inception["model_input_range"] as? [Double]) == [Double(InceptionPreprocessing.inputRange.low), Double(InceptionPreprocessing.inputRange.high)])
+        let fixture = try Fixture.load("interop/interop")
+        let inception = fixture.config["inception"]
+        let names = try inception["images"].strings()
+        let rtol = try inception["rtol"].double()
+        #expect(try inception["resample_mode"].string() == "nv_bilinear_float")
+        #expect(try inception["model_input_range"].doubles()
+                == [Double(InceptionPreprocessing.inputRange.low), Double(InceptionPreprocessing.inputRange.high)])
         #expect(!names.isEmpty)
 
         let extractor = try Self.sharedExtractor.get()
         var images: [Image] = []
         for name in names {
-            let shape = try file.entry(name).shape
-            images.append(Image(width: shape[1], height: shape[0], channels: shape[2], samples: try file.bytes(name)))
+            let (shape, samples) = try fixture.uint8(name)
+            images.append(Image(width: shape[1], height: shape[0], channels: shape[2], samples: samples))
         }
         let features = extractor.features(of: images)
         for (k, name) in names.enumerated() {
-            let expected = try file.floats("\(name).features")
+            let expected = try fixture.floats("\(name).features")
             let got = Array(features.values[(k * features.dimension)..<((k + 1) * features.dimension)])
-            let scale = expected.map { abs($0) }.max()!
-            let error = zip(got, expected).map { abs($0 - $1) }.max()!
-            #expect(Double(error) <= rtol * Double(scale), "\(name): max |error| \(error) vs max |ref| \(scale) (rtol \(rtol))")
+            // Relative to the largest reference feature of the image.
+            let scale = Double(expected.values.map { abs($0) }.max()!)
+            expectClose(got, shape: [got.count], expected.values, shape: expected.shape,
+                        tolerance: .absolute(rtol * scale), "\(name).features")
         }
     }
 
     /// `cyclex evaluate REAL FAKE`'s path (folder reading, decoding, features, FID) against
     /// `FidHelper.compute_fid_score_from_dir` on the same two folders.
     @Test func folderFIDMatchesFidHelper() throws {
-        let folders = try #require(try config()["fid_folders"] as? [String: Any])
-        let root = Self.fixtureURL.deletingLastPathComponent()
-        let real = try GenerativeEvaluation.images(in: root.appendingPathComponent(try #require(folders["real"] as? String)))
-        let fake = try GenerativeEvaluation.images(in: root.appendingPathComponent(try #require(folders["fake"] as? String)))
+        let fixture = try Fixture.load("interop/interop")
+        let folders = fixture.config["fid_folders"]
+        let root = Fixture.root.appendingPathComponent("interop")
+        let real = try GenerativeEvaluation.images(in: root.appendingPathComponent(try folders["real"].string()))
+        let fake = try GenerativeEvaluation.images(in: root.appendingPathComponent(try folders["fake"].string()))
         #expect(real.skipped.isEmpty && fake.skipped.isEmpty)
         let extractor = try Self.sharedExtractor.get()
         let fid = try FrechetDistance.distance(FeatureStatistics(extractor.features(of: real.images)),
                                                FeatureStatistics(extractor.features(of: fake.images)))
-        let expected = try #require(folders["fid"] as? Double), rtol = try #require(folders["rtol"] as? Double)
-        #expect(abs(fid - expected) <= rtol * expected, "FID \(fid) vs FidHelper \(expected)")
+        expectClose([fid], shape: [], [try folders["fid"].double()], shape: [],
+                    tolerance: .relative(try folders["rtol"].double()), "FID against FidHelper")
     }
 
     /// The TorchScript weights survive conversion to safetensors unchanged, and a damaged file is refused.
