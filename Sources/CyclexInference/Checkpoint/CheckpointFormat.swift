@@ -42,13 +42,45 @@ public enum CheckpointFormat {
         return try SafeTensorsFile(contentsOf: url)
     }
 
-    /// The model configuration stored in `file`.
+    /// The model configuration stored in `file`, checked against `ModelConfiguration`'s bounds
+    /// (nothing may be allocated from an unchecked header).
     public static func configuration(of file: SafeTensorsFile) throws -> ModelConfiguration {
         guard let json = file.metadata[modelKey] else {
             throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "its header has no '\(modelKey)' entry")
         }
-        do { return try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8)) } catch {
-            throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "unreadable model configuration: \(error)")
+        let configuration: ModelConfiguration
+        do { configuration = try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8)) } catch {
+            throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "unreadable model configuration: \(describe(error))")
+        }
+        if let problem = configuration.boundsProblem {
+            throw CheckpointError.notACyclexCheckpoint(path: file.path, reason: "model configuration out of range: \(problem)")
+        }
+        return configuration
+    }
+
+    /// Refuses `file` unless the tensors under each `prefix` hold at least `weights` values:
+    /// checked before the networks are built, so a header cannot make cyclex allocate more than a
+    /// small multiple of the file's own size.
+    public static func requireWeights(_ weights: Int, under prefixes: [String], in file: SafeTensorsFile) throws {
+        for prefix in prefixes {
+            let held = file.entries.reduce(0) { $0 + ($1.key.hasPrefix(prefix + ".") ? $1.value.count : 0) }
+            guard held >= weights else {
+                throw CheckpointError.incompatible(
+                    path: file.path,
+                    reason: "network \(prefix) has \(held) values in the file, the model configuration needs at least \(weights)")
+            }
+        }
+    }
+
+    /// A decoding error in one line ("key 'imageSize' not found", "'kind': unknown value 'x'").
+    public static func describe(_ error: Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): return "field '\(key.stringValue)' is missing"
+        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+             let DecodingError.dataCorrupted(context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return (path.isEmpty ? "" : "'\(path)': ") + context.debugDescription
+        default: return error.localizedDescription
         }
     }
 
@@ -59,15 +91,29 @@ public enum CheckpointFormat {
         }
     }
 
-    /// Loads every network's parameters and buffers from `<prefix>.<name>`; all must be present.
+    /// Loads every network's parameters and buffers from `<prefix>.<name>`; all must be present
+    /// with exactly the shapes the networks have. All-or-nothing: every tensor of every network
+    /// is read and checked before the first one is copied.
     public static func load(_ networks: [(prefix: String, module: any Module)], from file: SafeTensorsFile) throws {
+        var staged: [(module: any Module, values: [String: Tensor])] = []
         for (prefix, module) in networks {
-            do {
-                try module.load { name in
-                    file.contains("\(prefix).\(name)") ? try file.tensor("\(prefix).\(name)") : nil
+            var values: [String: Tensor] = [:]
+            for (name, target) in module.namedState {
+                let key = "\(prefix).\(name)"
+                guard let entry = file.entries[key] else {
+                    throw CheckpointError.incompatible(path: file.path, reason: "tensor '\(key)' is missing")
                 }
-            } catch let error as ModuleError {
-                throw CheckpointError.incompatible(path: file.path, reason: "network \(prefix): \(error.localizedDescription)")
+                guard entry.shape == target.shape else {
+                    throw CheckpointError.incompatible(
+                        path: file.path, reason: "tensor '\(key)' has shape \(entry.shape), the model expects \(target.shape)")
+                }
+                values[name] = try file.tensor(key)
+            }
+            staged.append((module, values))
+        }
+        for (module, values) in staged {
+            do { try module.load { values[$0] } } catch let error as ModuleError {
+                throw CheckpointError.incompatible(path: file.path, reason: error.localizedDescription)
             }
         }
     }

@@ -12,11 +12,14 @@ public enum GeneratorCheckpoint {
     public static func load(_ url: URL) throws -> any GeneratorPair {
         let file = try CheckpointFormat.open(url)
         let configuration = try CheckpointFormat.configuration(of: file)
+        // A model imported from one PyTorch generator file holds only that direction's generator.
+        let available = directions(in: file)
+        let prefixes = generatorPrefixes(configuration.kind)
+        try CheckpointFormat.requireWeights(configuration.minimumGeneratorWeights,
+                                            under: available.map { $0 == .aToB ? prefixes[0] : prefixes[1] }, in: file)
         // Weights are overwritten below; the seed only fills them until then.
         var g = RandomGenerator(seed: 0)
         let generators = makeGeneratorPair(configuration, using: &g)
-        // A model imported from one PyTorch generator file holds only that direction's generator.
-        let available = directions(in: file)
         let present = generators.networks.enumerated().filter { available.contains($0.offset == 0 ? .aToB : .bToA) }
         try CheckpointFormat.load(present.map(\.element), from: file)
         return generators
@@ -38,6 +41,11 @@ public enum GeneratorCheckpoint {
                     + "import both generator files (cyclex import G_A.pth G_B.pth) to translate \(direction.rawValue)")
         }
         return try load(url)
+    }
+
+    /// The checkpoint prefixes of the two generators of `kind`, A→B first.
+    public static func generatorPrefixes(_ kind: ModelConfiguration.Kind) -> [String] {
+        kind == .cycleGAN ? ["G_A", "G_B"] : ["G_AB", "G_BA"]
     }
 
     /// Writes a generator-only checkpoint (configuration + both generators) atomically.

@@ -32,11 +32,14 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
 public enum Checkpoint {
     static let progressKey = "cyclex.training"
 
-    /// Writes atomically (temporary file, fsync, rename).
+    /// Writes atomically (temporary file, fsync, rename). Identical states give identical bytes
+    /// (sorted JSON keys, tensors in a fixed order).
     public static func save(_ model: any ModelRecipe, progress: TrainingProgress?, to url: URL) throws {
         var writer = CheckpointFormat.writer(for: model.configuration)
         if let progress {
-            writer.metadata[progressKey] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            writer.metadata[progressKey] = String(decoding: try encoder.encode(progress), as: UTF8.self)
         }
         CheckpointFormat.add(model.networks, to: &writer)
         for (name, optimizer) in model.optimizers {
@@ -48,9 +51,12 @@ public enum Checkpoint {
         }
         for (name, pool) in model.pools {
             if let first = pool.images.first {
-                let stacked = withoutGradient { Tensor.concatenate(pool.images, alongAxis: 0) }
-                precondition(stacked.shape.dropFirst() == first.shape.dropFirst())
-                writer.add("pool.\(name).images", stacked)
+                if pool.images.allSatisfy({ $0.shape == first.shape }) {
+                    writer.add("pool.\(name).images", withoutGradient { Tensor.concatenate(pool.images, alongAxis: 0) })
+                } else {
+                    // `--preprocess none` keeps each image's size: one tensor per stored image.
+                    for (i, image) in pool.images.enumerated() { writer.add("pool.\(name).image.\(i)", image) }
+                }
             }
             writer.add("pool.\(name).rng", int64s: pool.generator.state.map { Int64(bitPattern: $0) }, shape: [4])
         }
@@ -59,38 +65,134 @@ public enum Checkpoint {
     }
 
     /// Reads a checkpoint: the model with all its training state, and the progress when saved.
+    ///
+    /// Everything is validated before it is used: the configuration against its bounds, the
+    /// file against the weights the configuration needs (before building anything), every network
+    /// tensor against the shape its layer has, every optimiser moment against its parameter,
+    /// step counts, pool images (count, channels), random-stream states and the progress record.
+    /// Errors name the file and the tensor. A model is returned only when all of it fits.
     public static func load(_ url: URL) throws -> (model: any ModelRecipe, progress: TrainingProgress?) {
         let file = try CheckpointFormat.open(url)
-        let model = makeModel(try CheckpointFormat.configuration(of: file), seed: 0)
+        let configuration = try CheckpointFormat.configuration(of: file)
+        try CheckpointFormat.requireWeights(configuration.minimumGeneratorWeights,
+                                            under: GeneratorCheckpoint.generatorPrefixes(configuration.kind), in: file)
+        let training = holdsTrainingState(file)
+        if training {
+            try CheckpointFormat.requireWeights(configuration.minimumDiscriminatorWeights,
+                                                under: discriminatorPrefixes(configuration.kind), in: file)
+        }
+        let progress = try readProgress(file)
+        let model = makeModel(configuration, seed: 0)
         try CheckpointFormat.load(model.networks, from: file)
-        for (name, optimizer) in model.optimizers where file.contains("optimizer.\(name).step") {
-            for i in optimizer.parameters.indices {
-                optimizer.firstMoments[i].assign(try file.tensor("optimizer.\(name).exp_avg.\(i)"))
-                optimizer.secondMoments[i].assign(try file.tensor("optimizer.\(name).exp_avg_sq.\(i)"))
-            }
-            optimizer.restoreSteps(try file.int64s("optimizer.\(name).step").map(Int.init))
+        guard training else { return (model, progress) }
+
+        func fail(_ reason: String) -> CheckpointError { .incompatible(path: file.path, reason: reason) }
+        func tensor(_ key: String, shape: [Int]) throws -> Tensor {
+            guard let entry = file.entries[key] else { throw fail("tensor '\(key)' is missing") }
+            guard entry.shape == shape else { throw fail("tensor '\(key)' has shape \(entry.shape), expected \(shape)") }
+            return try file.tensor(key)
         }
+        func stream(_ key: String) throws -> [UInt64] {
+            guard let entry = file.entries[key] else { throw fail("tensor '\(key)' is missing") }
+            guard entry.shape == [4], entry.dtype == "I64" else {
+                throw fail("tensor '\(key)' is \(entry.dtype) \(entry.shape), expected I64 [4] (a random-stream state)")
+            }
+            let state = try file.int64s(key).map { UInt64(bitPattern: $0) }
+            guard state.contains(where: { $0 != 0 }) else { throw fail("tensor '\(key)': an all-zero random-stream state") }
+            return state
+        }
+
+        // Stage everything, then assign.
+        var moments: [(target: Tensor, value: Tensor)] = []
+        var steps: [(optimizer: Adam, values: [Int])] = []
+        for (name, optimizer) in model.optimizers {
+            for (i, parameter) in optimizer.parameters.enumerated() {
+                let m = try tensor("optimizer.\(name).exp_avg.\(i)", shape: parameter.shape)
+                let v = try tensor("optimizer.\(name).exp_avg_sq.\(i)", shape: parameter.shape)
+                guard m.scalars.allSatisfy(\.isFinite), v.scalars.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                    throw fail("optimizer.\(name) moments of parameter \(i) hold non-finite or negative values")
+                }
+                moments += [(optimizer.firstMoments[i], m), (optimizer.secondMoments[i], v)]
+            }
+            let key = "optimizer.\(name).step"
+            guard let entry = file.entries[key] else { throw fail("tensor '\(key)' is missing") }
+            guard entry.dtype == "I64", entry.shape == [optimizer.parameters.count] else {
+                throw fail("tensor '\(key)' is \(entry.dtype) \(entry.shape), expected I64 [\(optimizer.parameters.count)]")
+            }
+            let counts = try file.int64s(key)
+            guard counts.allSatisfy({ $0 >= 0 && $0 <= 1 << 50 }) else { throw fail("tensor '\(key)' holds a step count out of range") }
+            steps.append((optimizer, counts.map(Int.init)))
+        }
+        var pools: [(pool: ImagePool, images: [Tensor], state: [UInt64])] = []
         for (name, pool) in model.pools {
-            if file.contains("pool.\(name).images") {
-                let stacked = try file.tensor("pool.\(name).images")
-                let per = stacked.count / stacked.shape[0]
-                pool.restore(images: (0..<stacked.shape[0]).map { i in
-                    let t = Tensor(uninitializedShape: [1] + stacked.shape.dropFirst())
-                    t.pointer.update(from: stacked.pointer + i * per, count: per)
-                    return t
-                })
-            }
-            if file.contains("pool.\(name).rng") {
-                pool.generator.state = try file.int64s("pool.\(name).rng").map { UInt64(bitPattern: $0) }
-            }
+            pools.append((pool, try poolImages(name, capacity: pool.capacity, channels: configuration.channels, file: file),
+                          try stream("pool.\(name).rng")))
         }
-        if file.contains("rng.model") {
-            model.generator.state = try file.int64s("rng.model").map { UInt64(bitPattern: $0) }
+        let modelStream = try stream("rng.model")
+
+        for (target, value) in moments { target.assign(value) }
+        for (optimizer, values) in steps { optimizer.restoreSteps(values) }
+        for (pool, images, state) in pools {
+            pool.restore(images: images)
+            pool.generator.state = state
         }
-        let progress = try file.metadata[progressKey].map {
-            try JSONDecoder().decode(TrainingProgress.self, from: Data($0.utf8))
-        }
+        model.generator.state = modelStream
         return (model, progress)
+    }
+
+    /// The discriminator prefixes of a training checkpoint of `kind`.
+    static func discriminatorPrefixes(_ kind: ModelConfiguration.Kind) -> [String] {
+        kind == .cycleGAN ? ["D_A", "D_B"] : ["D_A", "Dm_A", "D_B", "Dm_B"]
+    }
+
+    /// The images of pool `name`: one `[k, C, H, W]` tensor `pool.<name>.images`, or (images of
+    /// different sizes) `pool.<name>.image.<i>` of `[1, C, H, W]` each; none when the pool is empty.
+    static func poolImages(_ name: String, capacity: Int, channels: Int, file: SafeTensorsFile) throws -> [Tensor] {
+        func fail(_ reason: String) -> CheckpointError { .incompatible(path: file.path, reason: reason) }
+        func check(_ key: String, _ shape: [Int], count: ClosedRange<Int>) throws {
+            guard shape.count == 4, count.contains(shape[0]), shape[1] == channels, shape[2] >= 1, shape[3] >= 1 else {
+                throw fail("tensor '\(key)' has shape \(shape), expected [k, \(channels), H, W] with k in \(count)")
+            }
+        }
+        if let entry = file.entries["pool.\(name).images"] {
+            try check("pool.\(name).images", entry.shape, count: 1...max(1, capacity))
+            let stacked = try file.tensor("pool.\(name).images")
+            let per = stacked.count / stacked.shape[0]
+            return (0..<stacked.shape[0]).map { i in
+                let t = Tensor(uninitializedShape: [1] + stacked.shape.dropFirst())
+                t.pointer.update(from: stacked.pointer + i * per, count: per)
+                return t
+            }
+        }
+        var images: [Tensor] = []
+        while let entry = file.entries["pool.\(name).image.\(images.count)"] {
+            let key = "pool.\(name).image.\(images.count)"
+            guard images.count < capacity else { throw fail("pool \(name) holds more than its \(capacity) images") }
+            try check(key, entry.shape, count: 1...1)
+            images.append(try file.tensor(key))
+        }
+        return images
+    }
+
+    /// The progress record of the header, checked for consistency; nil when absent.
+    static func readProgress(_ file: SafeTensorsFile) throws -> TrainingProgress? {
+        guard let json = file.metadata[progressKey] else { return nil }
+        func fail(_ reason: String) -> CheckpointError {
+            .incompatible(path: file.path, reason: "progress record '\(progressKey)': \(reason)")
+        }
+        let p: TrainingProgress
+        do { p = try JSONDecoder().decode(TrainingProgress.self, from: Data(json.utf8)) } catch {
+            throw fail(CheckpointFormat.describe(error))
+        }
+        guard (1...1_000_000).contains(p.totalEpochs) else { throw fail("totalEpochs \(p.totalEpochs) out of range") }
+        guard (0...p.totalEpochs).contains(p.decayEpochs) else { throw fail("decayEpochs \(p.decayEpochs) out of range") }
+        guard p.epoch >= 1, p.itemsConsumed >= 0, p.globalStep >= 0 else {
+            throw fail("negative epoch, item or step count")
+        }
+        guard p.planGeneratorState.count == 4, p.planGeneratorState.contains(where: { $0 != 0 }) else {
+            throw fail("planGeneratorState must be 4 words, not all zero")
+        }
+        return p
     }
 
     /// Whether `file` holds a training state (a generator-only checkpoint from `cyclex import`
