@@ -104,6 +104,9 @@ struct Train: ParsableCommand {
                                    "--name '\(name)': must be a single folder name (not empty, no '/', not '.' or '..')")
         }
         try UsageError.require(!output.isEmpty, "--output: must not be empty")
+        try UsageError.require(!(preprocess == .none && model == .xaiCycleGAN),
+                               "--preprocess none: xai-cyclegan needs image sides that are multiples of 8, which 'none' "
+                                   + "does not guarantee; use resize_and_crop, resize or crop")
     }
 
     func run() throws {
@@ -127,13 +130,16 @@ struct Train: ParsableCommand {
                 trainer.note("--eval-every: paired scores only, no KID/FID (\(problem ?? "no Inception weights"))")
             }
         }
+        let summary: TrainingSummary
         do {
-            let summary = try trainer.run(restart: restart)
-            print("run folder: \(summary.runDirectory.path)")
-            print("checkpoint: \(summary.checkpoint.path)")
+            summary = try trainer.run(restart: restart)
         } catch {
             throw CLIError(error.localizedDescription)
         }
+        print("run folder: \(summary.runDirectory.path)")
+        print("checkpoint: \(summary.checkpoint.path)")
+        // Interrupted runs end like the signal asked: 130 (SIGINT) or 143 (SIGTERM), after the save.
+        if summary.ending == .interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }
     }
 }
 
@@ -150,13 +156,17 @@ func parseDuration(_ text: String) -> Double? {
     return Double(text)
 }
 
-/// First Ctrl-C: finish the step, save a checkpoint, stop. Second: quit at once.
+/// First Ctrl-C or SIGTERM (a scheduler's stop): finish the step, save a checkpoint, stop with
+/// status 128 + signal (130, 143). A second one quits at once with that status.
 func installInterruptHandler() {
-    signal(SIGINT) { _ in
-        if Interruption.requested.load(ordering: .relaxed) { _exit(130) }
-        Interruption.requested.store(true, ordering: .relaxed)
-        let message = "\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
-        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    for stopSignal in [SIGINT, SIGTERM] {
+        signal(stopSignal) { received in
+            if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
+            Interruption.signal.store(received, ordering: .relaxed)
+            Interruption.requested.store(true, ordering: .relaxed)
+            let message = "\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
+            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        }
     }
 }
 

@@ -14,9 +14,11 @@ struct Translate: ParsableCommand {
 
             Images keep their width and height (padded to the network's stride,
             translated, cropped back); images larger than --tile are translated in
-            overlapping tiles with blended seams. In folder mode existing outputs are
-            skipped (--overwrite to redo them), unreadable files are reported by name
-            and skipped, and the exit status is 1 if any file failed. --shard K/N
+            overlapping tiles with blended seams. Existing outputs are never replaced
+            without --overwrite (folder mode skips them), and an output that is the
+            input (or a folder inside the input folder) is refused. In folder mode
+            unreadable files are reported by name and skipped, and the exit status
+            is 1 if any file failed. --shard K/N
             translates only the K-th of N disjoint slices (e.g. a Slurm array task).
             See docs/translate.md.
             """)
@@ -48,7 +50,7 @@ struct Translate: ParsableCommand {
     @Option(help: "JPEG quality (1-100).")
     var jpegQuality = 95
 
-    @Flag(help: "Folder mode: replace existing outputs instead of skipping them.")
+    @Flag(help: "Replace existing outputs (folder mode: instead of skipping them; single file: instead of refusing).")
     var overwrite = false
 
     @Flag(help: "Write the input and its translation next to each other.")
@@ -110,6 +112,9 @@ struct Translate: ParsableCommand {
                 target = target.appendingPathComponent(inputURL.lastPathComponent)
                 if let format { target = target.deletingPathExtension().appendingPathExtension(format.rawValue) }
             }
+            do { try OutputSafety.checkFile(input: inputURL, output: target, overwrite: overwrite) } catch {
+                throw CLIError(error.localizedDescription)
+            }
             let start = Date()
             do {
                 try BatchTranslation.translateFile(input: inputURL, output: target, translator: translator, options: options)
@@ -126,6 +131,7 @@ struct Translate: ParsableCommand {
         }
         let items: [BatchTranslation.Item]
         do {
+            try OutputSafety.checkFolder(input: inputURL, output: URL(fileURLWithPath: output))
             items = try BatchTranslation.plan(input: inputURL, output: URL(fileURLWithPath: output), options: options)
         } catch {
             throw CLIError(error.localizedDescription)
@@ -162,7 +168,7 @@ struct Translate: ParsableCommand {
         print("done \(summary.done), skipped \(summary.skipped), failed \(summary.failed) of \(summary.total)"
             + " in \(ProgressDisplay.duration(summary.seconds)) (\(rate) images/s)"
             + (summary.interrupted ? " — interrupted, run again to continue" : ""))
-        if summary.interrupted { throw ExitCode(130) }
+        if summary.interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }
         if summary.failed > 0 { throw ExitCode(1) }
     }
 
@@ -171,16 +177,18 @@ struct Translate: ParsableCommand {
         let root = URL(fileURLWithPath: "checkpoints")
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         var best: (url: URL, date: Date)?
+        var found = 0  // runs with a checkpoint; a folder without one is not a run
         for run in runs where !run.hasPrefix(".") {
             let url = root.appendingPathComponent(run).appendingPathComponent("latest.safetensors")
             guard let date = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
             else { continue }
+            found += 1
             if best == nil || date > best!.date { best = (url, date) }
         }
         guard let best else {
             throw CLIError("no checkpoint given and none found under ./checkpoints/*/latest.safetensors; use --checkpoint PATH")
         }
-        progress.message("using the most recent checkpoint: \(best.url.path) (\(runs.count > 1 ? "newest of \(runs.count) runs" : "only run"))")
+        progress.message("using the most recent checkpoint: \(best.url.path) (\(found > 1 ? "newest of \(found) runs" : "only run"))")
         return best.url
     }
 }
@@ -197,13 +205,17 @@ func parseSize(_ text: String) -> ImageSize? {
     }
 }
 
-/// First Ctrl-C: finish the image in hand, write what is done and print the counts; second: quit.
+/// First Ctrl-C or SIGTERM: finish the image in hand, write what is done and print the counts,
+/// exit 128 + signal; a second one quits at once.
 func installTranslateInterruptHandler() {
-    signal(SIGINT) { _ in
-        if Interruption.requested.load(ordering: .relaxed) { _exit(130) }
-        Interruption.requested.store(true, ordering: .relaxed)
-        let message = "\ninterrupted: finishing the current image (Ctrl-C again to quit now)\n"
-        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    for stopSignal in [SIGINT, SIGTERM] {
+        signal(stopSignal) { received in
+            if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
+            Interruption.signal.store(received, ordering: .relaxed)
+            Interruption.requested.store(true, ordering: .relaxed)
+            let message = "\ninterrupted: finishing the current image (Ctrl-C again to quit now)\n"
+            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        }
     }
 }
 

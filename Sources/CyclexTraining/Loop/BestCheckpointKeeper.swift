@@ -40,7 +40,7 @@ public final class BestCheckpointKeeper {
     @discardableResult
     public func evaluate(_ model: any ModelRecipe, progress: TrainingProgress, log: TrainingLog) throws -> String {
         let scores = try evaluation.evaluate(model.generatorPair)
-        log.appendEvaluation(step: progress.globalStep, epoch: progress.epoch, scores: scores)
+        try log.appendEvaluation(step: progress.globalStep, epoch: progress.epoch, scores: scores)
         var summary = "eval at step \(progress.globalStep): "
             + scores.filter { !$0.name.hasSuffix("_identity") && ["kid", "fid", "l1"].contains(RunHistory.group(of: $0.name)) }
                 .map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")

@@ -8,6 +8,8 @@ import Synchronization
 /// Set by the CLI's SIGINT handler; the trainer checkpoints and stops after the current step.
 public enum Interruption {
     public static let requested = Atomic<Bool>(false)
+    /// The signal that asked (SIGINT or SIGTERM), for the exit status 128 + signal.
+    public static let signal = Atomic<Int32>(0)
 }
 
 /// Why a training run stopped early, naming the step and images.
@@ -95,8 +97,24 @@ public final class Trainer {
         var steps = 0
     }
 
-    /// Runs (or resumes) the training; `restart` ignores an existing checkpoint.
+    /// Runs (or resumes) the training; `restart` ignores an existing checkpoint. The run folder
+    /// is locked for the duration (see `RunDirectory`), and removed again when this session
+    /// created it and fails before writing a checkpoint.
     public func run(restart: Bool = false) throws -> TrainingSummary {
+        let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
+        if !run.removedLeftovers.isEmpty {
+            note("removed \(run.removedLeftovers.count) temporary file(s) of interrupted writes: "
+                 + run.removedLeftovers.joined(separator: ", "))
+        }
+        do {
+            return try train(restart: restart)
+        } catch {
+            run.discardIfUnused()
+            throw error
+        }
+    }
+
+    private func train(restart: Bool) throws -> TrainingSummary {
         let state = try resume(restart: restart)
         while state.progress.epoch <= options.epochs {
             var epoch = plan(state)
@@ -116,8 +134,6 @@ public final class Trainer {
     /// else fresh from the seed; plus the data, schedule, preprocessing, probes and log.
     func resume(restart: Bool) throws -> RunState {
         let runDirectory = options.runDirectory
-        try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("samples"),
-                                                withIntermediateDirectories: true)
         let dataset = try UnpairedDataset(root: URL(fileURLWithPath: options.dataRoot), phase: "train")
         dataset.warnings.forEach(note)
         let configuration = options.configuration
@@ -129,6 +145,13 @@ public final class Trainer {
             let loaded = try Checkpoint.load(latestCheckpoint)
             guard loaded.model.configuration == configuration else {
                 throw TrainingError.incompatibleRun(directory: runDirectory.path, reason: "model configuration differs")
+            }
+            guard loaded.progress != nil else {
+                throw TrainingError.incompatibleRun(directory: runDirectory.path,
+                                                    reason: "its checkpoint holds generators only, no training state")
+            }
+            if let change = try options.resumeConflict(withOptionsIn: runDirectory.appendingPathComponent("options.json")) {
+                throw TrainingError.incompatibleRun(directory: runDirectory.path, reason: change)
             }
             model = loaded.model
             progress = loaded.progress ?? TrainingProgress(planGeneratorState: RandomGenerator(seed: options.seed).state,
@@ -154,7 +177,7 @@ public final class Trainer {
             model: model, progress: progress, dataset: dataset,
             schedule: model.schedule(epochs: options.epochs, decayEpochs: decayEpochs),
             preprocessing: preprocessing, probes: try probes(dataset: dataset),
-            log: try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl")))
+            log: try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"), keepingStepsThrough: progress.globalStep))
         if options.evaluateEvery != nil {
             let heldOut = try HeldOutEvaluation(dataRoot: URL(fileURLWithPath: options.dataRoot), size: options.size,
                                                 channels: configuration.channels)
@@ -255,12 +278,14 @@ public final class Trainer {
         state.progress.itemsConsumed = 0
         state.progress.planGeneratorState = epoch.planGeneratorAfter.state
         let finished = state.progress.epoch - 1
-        try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
+        // The epoch's grid and snapshot before `latest`: a kill before `latest` moves on
+        // resumes inside this epoch and writes them again.
         try writeSamples(state, name: String(format: "epoch%03d.png", finished))
         if options.snapshotEvery > 0 && finished % options.snapshotEvery == 0 {
             try Checkpoint.save(state.model, progress: state.progress,
                                 to: options.runDirectory.appendingPathComponent(String(format: "epoch%03d.safetensors", finished)))
         }
+        try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
         if let evaluation = state.evaluation, options.evaluateEvery?.isDue(afterEpoch: finished) == true {
             note(try evaluation.evaluate(state.model, progress: state.progress, log: state.log))
         }

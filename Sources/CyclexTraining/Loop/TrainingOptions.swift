@@ -80,3 +80,28 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 }
 
 extension Preprocessing.Mode: Codable {}
+
+extension TrainingOptions {
+    /// What differs between these options and the ones saved in `url` (the run's `options.json`)
+    /// among the settings that a resume must keep for the continued run to be the same run:
+    /// batch size, seed, preprocessing and flips (the model's own settings are compared through
+    /// the checkpoint's configuration). Nil when nothing differs or no options were saved.
+    /// - Throws: `TrainingError.incompatibleRun` naming the file when it cannot be read.
+    public func resumeConflict(withOptionsIn url: URL) throws -> String? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let saved: TrainingOptions
+        do { saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(contentsOf: url)) } catch {
+            throw TrainingError.incompatibleRun(
+                directory: url.deletingLastPathComponent().path,
+                reason: "\(url.lastPathComponent) is unreadable: \(CheckpointFormat.describe(error))")
+        }
+        var changes: [String] = []
+        if saved.batchSize != batchSize { changes.append("--batch-size \(batchSize), the run used \(saved.batchSize)") }
+        if saved.seed != seed { changes.append("--seed \(seed), the run used \(saved.seed)") }
+        if saved.preprocessing != preprocessing {
+            changes.append("--preprocess \(preprocessing.rawValue), the run used \(saved.preprocessing.rawValue)")
+        }
+        if saved.verticalFlip != verticalFlip { changes.append("--vertical-flip \(verticalFlip ? "on" : "off"), the run had it \(saved.verticalFlip ? "on" : "off")") }
+        return changes.isEmpty ? nil : changes.joined(separator: "; ")
+    }
+}
