@@ -159,6 +159,7 @@ func parseDuration(_ text: String) -> Double? {
 /// First Ctrl-C or SIGTERM (a scheduler's stop): finish the step, save a checkpoint, stop with
 /// status 128 + signal (130, 143). A second one quits at once with that status.
 func installInterruptHandler() {
+    unblockStopSignals()
     for stopSignal in [SIGINT, SIGTERM] {
         signal(stopSignal) { received in
             if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
@@ -168,6 +169,17 @@ func installInterruptHandler() {
             _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         }
     }
+}
+
+/// Unblocks SIGINT and SIGTERM for this thread (and the threads it starts later): a parent
+/// that spawned cyclex with them blocked (some runtimes and schedulers do) would otherwise leave
+/// them pending forever, and a stop request would be lost.
+func unblockStopSignals() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// An error already phrased for the user (printed as "Error: …", exit code 1).

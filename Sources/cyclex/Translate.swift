@@ -208,6 +208,7 @@ func parseSize(_ text: String) -> ImageSize? {
 /// First Ctrl-C or SIGTERM: finish the image in hand, write what is done and print the counts,
 /// exit 128 + signal; a second one quits at once.
 func installTranslateInterruptHandler() {
+    unblockStopSignals()
     for stopSignal in [SIGINT, SIGTERM] {
         signal(stopSignal) { received in
             if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
