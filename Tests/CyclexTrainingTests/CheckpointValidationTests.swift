@@ -58,7 +58,7 @@ struct CheckpointValidationTests {
     /// A tiny trained model of `kind` after two steps (pools, moments and streams all populated),
     /// saved to `root/good.safetensors`. `mixedSizes` makes the second step use 40×40 images.
     static func tinyCheckpoint(_ kind: ModelConfiguration.Kind, root: URL, mixedSizes: Bool = false) throws
-        -> (url: URL, model: any CycleTranslationModel)
+        -> (url: URL, model: any ModelRecipe)
     {
         let configuration = ModelConfiguration.preset(.tiny, kind: kind, imageSize: 32)
         let model = makeModel(configuration, seed: 3)
