@@ -119,13 +119,15 @@ struct GANTrain: ParsableCommand {
         installInterruptHandler()
         let trainer = SingleGANTrainer(options: options)
         trainer.note("cyclex gan train:\n" + options.summaryLines.joined(separator: "\n"))
+        let summary: TrainingSummary
         do {
-            let summary = try trainer.run(restart: restart)
-            print("run folder: \(summary.runDirectory.path)")
-            print("checkpoint: \(summary.checkpoint.path)")
+            summary = try trainer.run(restart: restart)
         } catch {
             throw CLIError(error.localizedDescription)
         }
+        print("run folder: \(summary.runDirectory.path)")
+        print("checkpoint: \(summary.checkpoint.path)")
+        if summary.ending == .interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }
     }
 }
 

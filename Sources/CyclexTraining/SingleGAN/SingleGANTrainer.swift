@@ -57,8 +57,15 @@ public final class SingleGANTrainer {
         let data = try loadData()
         let configuration = options.configuration(channels: data.channels)
         if let problem = configuration.problem { throw ImageError.invalidOption(problem) }
-        try FileManager.default.createDirectory(at: runDirectory.appendingPathComponent("samples"),
-                                                withIntermediateDirectories: true)
+        // Locked for the run, leftovers of killed writes removed; a new folder is removed again
+        // when the run fails before its first checkpoint (see `RunDirectory`).
+        let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
+        if !run.removedLeftovers.isEmpty {
+            note("removed \(run.removedLeftovers.count) temporary file(s) of interrupted writes: "
+                 + run.removedLeftovers.joined(separator: ", "))
+        }
+        var finished = false
+        defer { if !finished { run.discardIfUnused() } }
 
         var model: SingleGANModel
         var state: SingleGANState
@@ -86,7 +93,7 @@ public final class SingleGANTrainer {
 
         var probeStream = RandomGenerator(seed: options.seed ^ 0x9E0B_E5)
         let probes = configuration.noise(count: probeCount, using: &probeStream)
-        let log = try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"))
+        let log = try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"), keepingStepsThrough: state.progress.globalStep)
         let batchSize = min(options.batchSize, data.count)
         let startTime = Date()
 
@@ -95,6 +102,7 @@ public final class SingleGANTrainer {
         }
         func finish(_ ending: TrainingSummary.Ending) throws -> TrainingSummary {
             try save()
+            finished = true
             note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(state.progress.epoch, options.epochs)), "
                  + "step \(state.progress.globalStep); checkpoint \(latestCheckpoint.path)")
             return TrainingSummary(ending: ending, progress: state.progress, checkpoint: latestCheckpoint, runDirectory: runDirectory)
