@@ -29,9 +29,9 @@ public final class TrainingLog {
     private var sums: [Int: [String: (Double, Int)]] = [:]
     private var order: [String] = []
 
-    /// Opens (creating) the log at `url`, keeping only the lines of steps `<= keepingStepsThrough`
-    /// (0 for a new run: the log is emptied).
-    public init(url: URL, keepingStepsThrough lastStep: Int) throws {
+    /// Opens (creating) the log at `url`, keeping only the complete lines of steps
+    /// `<= keepingStepsThrough` (0 for a new run: the log is emptied; by default every complete line).
+    public init(url: URL, keepingStepsThrough lastStep: Int = .max) throws {
         self.url = url
         var info = stat()
         if stat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {  // not a device or pipe
