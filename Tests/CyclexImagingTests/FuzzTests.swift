@@ -85,8 +85,9 @@ struct FuzzTests {
         /// Replaces one number in a safetensors JSON header with an extreme one (shapes, offsets).
         mutating func mutateHeaderNumber(_ file: [UInt8]) -> [UInt8] {
             guard file.count >= 8 else { return file }
-            let length = file[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-            guard length > 0, 8 + length <= file.count else { return file }
+            let declared = file[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+            guard declared > 0, declared <= UInt64(file.count - 8) else { return file }  // (a mutated length field)
+            let length = Int(declared)
             var header = String(decoding: file[8..<(8 + length)], as: UTF8.self)
             let numbers = header.ranges(of: /-?[0-9]+/)
             guard !numbers.isEmpty else { return file }
