@@ -49,7 +49,7 @@ VARIANTS = {
         ngf=6, ndf=6, n_blocks=3, dense_g=(40, 56, 88), dense_d=(88, 48, 24), dcgan_ngf=6, dcgan_ndf=10,
         logic_g=(24, 48, 80), logic_d=(80, 40, 20), shap_inputs=5, shap_baselines=4, step_attempts=24,
         metrics=dict(N=150, bootstraps=3, kid_subsets=5, kid_subset_size=40),
-        multistep=dict(steps=5, image_hw=(32, 24), batch=2, ngf=3, ndf=2, n_blocks=3, attempts=24),
+        multistep=dict(steps=5, image_hw=(32, 24), batch=2, ngf=2, ndf=2, n_blocks=3, attempts=24),
         images=dict(sources={"rgb41x19": (19, 41, 3), "rgb56x72": (72, 56, 3), "gray28x28": (28, 28, 1)},
                     targets={"rgb41x19": [(32, 32), (23, 13), (60, 50)], "rgb56x72": [(32, 32), (29, 17), (64, 80)],
                              "gray28x28": [(32, 32)]}, t2i=(7, 13)),
