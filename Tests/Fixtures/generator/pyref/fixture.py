@@ -182,12 +182,13 @@ class KinkMonitor(torch.overrides.TorchFunctionMode):
         return {k: None if math.isinf(v) else float(f"{v:.3g}") for k, v in self.m.items()}
 
 
-def search(run, name, make_attempt, attempts, accept=None, min_margin=0.0):
+def search(run, name, make_attempt, attempts, accept=None, min_margin=0.0, stable=None):
     """Seeded search: make_attempt(g) -> (inputs, fn). Each attempt runs fn in float64 under a KinkMonitor;
     among those that accept(outputs) -> (ok, info), the one whose smallest kink margin is largest wins
-    (first on ties); attempts whose smallest margin is below min_margin are rejected. Returns (inputs, fn, info)
+    (first on ties); attempts whose smallest margin is below min_margin are rejected. With `stable(inputs, fn)
+    -> (ok, info)`, candidates are tried in that order and the first stable one wins. Returns (inputs, fn, info)
     with info including kink_margins and attempt."""
-    best = None
+    found = []
     for i in range(attempts):
         inputs, fn = make_attempt(run.rng(f"{name}/attempt{i}"))
         with KinkMonitor() as km:
@@ -196,8 +197,14 @@ def search(run, name, make_attempt, attempts, accept=None, min_margin=0.0):
         if os.environ.get("FIXTURES_DEBUG"):
             print(f"  {name} attempt {i}: ok={ok} {info} {km.report()}", flush=True)
         score = min(km.m.values())
-        if ok and score >= min_margin and (best is None or score > best[0]):
-            best = (score, inputs, fn, dict(info, kink_margins=km.report(), attempt=i))
-    if best is None:
-        raise RuntimeError(f"{name}: no attempt satisfied the constraints (min kink margin {min_margin})")
-    return best[1:]
+        if ok and score >= min_margin:
+            found.append((-score, i, inputs, fn, dict(info, kink_margins=km.report(), attempt=i)))
+    for _, i, inputs, fn, info in sorted(found, key=lambda c: c[:2]):
+        if stable is None:
+            return inputs, fn, info
+        ok, more = stable(inputs, fn)
+        if os.environ.get("FIXTURES_DEBUG"):
+            print(f"  {name} attempt {i}: stable={ok} {more}", flush=True)
+        if ok:
+            return inputs, fn, dict(info, **more)
+    raise RuntimeError(f"{name}: no attempt satisfied the constraints (min kink margin {min_margin})")
