@@ -4,7 +4,8 @@ import Testing
 /// Winograd F(2×2, 3×3) against the im2col + sgemm formulation it replaces (built here from the
 /// engine's public `Kernels.im2col`/`col2im` and `BLAS.sgemm`), on random shapes including odd
 /// output sizes (half tiles), 1×1 outputs, padding 0/1/2 and batches; plus the input gradient
-/// through `conv2d` (where Winograd is chosen for ≥ 32 channels) by central differences.
+/// through `conv2d` (where Winograd is chosen for ≥ 32 channels and, here by override, any
+/// number of tiles) by central differences.
 @Suite struct WinogradConvolutionTests {
     /// y [B, Cout, outH, outW] by im2col + sgemm (+ bias).
     static func im2colForward(_ x: Tensor, _ w: Tensor, bias: Tensor?, padding: Int) -> [Float] {
@@ -110,11 +111,14 @@ import Testing
     func conv2dOnTheWinogradPath(batch: Int, cin: Int, cout: Int, height: Int, width: Int, padding: Int) {
         var r = Inputs(seed: UInt64(9_000 + cin * 10 + height + padding))
         let x = r.normal([batch, cin, height, width]), w = r.normal([cout, cin, 3, 3], std: 0.1), b = r.normal([cout])
-        let y = withoutGradient { x.conv2d(weight: w, bias: b, padding: padding) }
-        #expect(Self.relativeError(y.scalars, Self.im2colForward(x, w, bias: b, padding: padding)) < 2e-6)
-        checkGradients("winograd conv2d \(cin)→\(cout) \(height)x\(width) p\(padding)", inputs: [x, w, b],
-                       differentiate: height * width <= 9 ? [0, 1, 2] : [0, 2]) { t in
-            t[0].conv2d(weight: t[1], bias: t[2], padding: padding)
+        WinogradConvolution.$minimumTilesOverride.withValue(1) {
+            #expect(WinogradConvolution.minimumTilesOverride == 1)
+            let y = withoutGradient { x.conv2d(weight: w, bias: b, padding: padding) }
+            #expect(Self.relativeError(y.scalars, Self.im2colForward(x, w, bias: b, padding: padding)) < 2e-6)
+            checkGradients("winograd conv2d \(cin)→\(cout) \(height)x\(width) p\(padding)", inputs: [x, w, b],
+                           differentiate: height * width <= 9 ? [0, 1, 2] : [0, 2]) { t in
+                t[0].conv2d(weight: t[1], bias: t[2], padding: padding)
+            }
         }
     }
 }

@@ -20,6 +20,17 @@ public enum WinogradConvolution {
     /// `conv2d` uses Winograd only when both channel counts are at least this.
     public static let minimumChannels = 32
 
+    /// `conv2d` uses Winograd only when the output has at least this many 2×2 tiles (default 256,
+    /// i.e. 32×32 outputs; `CYCLEX_WINOGRAD_MIN_TILES` overrides it for benchmarking). Its 16 GEMMs
+    /// have N = tiles: below that they are too short for OpenBLAS to beat one im2col GEMM with a
+    /// 9× longer K (measured: slower on the 16×16 residual blocks of 64² training).
+    public static let minimumTiles: Int =
+        ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_MIN_TILES"].flatMap { Int($0) } ?? 256
+
+    /// Replaces `minimumTiles` inside `$minimumTilesOverride.withValue(n) { … }` (tests run small
+    /// images through the Winograd path this way).
+    @TaskLocal public static var minimumTilesOverride: Int?
+
     /// Whether `conv2d` uses Winograd at all (default: yes; `CYCLEX_WINOGRAD=0` turns it off, so the
     /// benchmark can compare both paths in one binary).
     public static let isEnabled: Bool = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD"] != "0"

@@ -139,11 +139,13 @@ extension Tensor {
 
     /// Whether Winograd F(2×2, 3×3) runs this convolution's forward pass and gradients: a 3×3
     /// stride-1 kernel with zero padding ≤ 1 between layers of at least
-    /// `WinogradConvolution.minimumChannels` channels (below that its small matrix products lose
-    /// to one im2col GEMM).
+    /// `WinogradConvolution.minimumChannels` channels and an output of at least
+    /// `WinogradConvolution.minimumTiles` 2×2 tiles (below that its small matrix products lose to
+    /// one im2col GEMM).
     static func usesWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
         WinogradConvolution.isEnabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding <= 1
             && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
+            && ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2) >= (WinogradConvolution.minimumTilesOverride ?? WinogradConvolution.minimumTiles)
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real
