@@ -72,11 +72,18 @@ struct GANTrain: ParsableCommand {
     @Option(help: "LIME: side of the square patches in pixels.")
     var limePatch = 4
 
+    @Option(help: "LeNet-5 file (`cyclex gan train-classifier`): FID/KID on its features at every epoch end, into the log.")
+    var evalClassifier: String?
+
+    @Option(help: "With --eval-classifier: generated images per evaluation.")
+    var evalCount = 2000
+
     @Flag(help: "Start from scratch even if OUTPUT/NAME has a checkpoint.")
     var restart = false
 
     func validate() throws {
         let b = FlagBounds.self
+        try UsageError.require((2...100_000).contains(evalCount), "--eval-count \(evalCount): must be 2 to 100000")
         try UsageError.require(fraction.isFinite && fraction > 0 && fraction <= 1, "--fraction \(fraction): must be in (0, 1]")
         try UsageError.require((1...b.maxEpochs).contains(epochs), "--epochs \(epochs): must be 1 to \(b.maxEpochs)")
         try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
@@ -115,6 +122,7 @@ struct GANTrain: ParsableCommand {
         options.batchSize = batchSize; options.seed = seed; options.name = name; options.output = output
         options.sampleEvery = sampleEvery; options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
         options.limeSamples = limeSamples; options.limePatchSize = limePatch
+        options.evaluationClassifier = evalClassifier; options.evaluationCount = evalCount
 
         installInterruptHandler()
         let trainer = SingleGANTrainer(options: options)

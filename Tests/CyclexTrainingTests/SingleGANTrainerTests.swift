@@ -223,6 +223,17 @@ struct SingleGANEvaluationTests {
         #expect(abs(same.fid) < 1e-6)
         #expect(held.fid < far.fid && held.kidMean < far.kidMean)
         #expect(same.realCount == 32 && far.fakeCount == 32)
+        // Epoch-end evaluation writes one eval line per epoch and leaves training unchanged.
+        var o = SingleGANTrainerTests.options(root, name: "eval", explainer: .none)
+        o.evaluationClassifier = file.path; o.evaluationCount = 16
+        let evaluated = try SingleGANTrainerTests.quiet(o).run()
+        let plain = try SingleGANTrainerTests.quiet(SingleGANTrainerTests.options(root, name: "noeval", explainer: .none)).run()
+        let a = try SingleGANTrainerTests.contents(evaluated.checkpoint), b = try SingleGANTrainerTests.contents(plain.checkpoint)
+        for (name, bits) in a.tensors { #expect(bits == b.tensors[name], "\(name) changed by evaluation") }
+        let log = try String(contentsOf: evaluated.runDirectory.appendingPathComponent("log.jsonl"), encoding: .utf8)
+        let evals = log.split(separator: "\n").filter { $0.contains("\"event\":\"eval\"") }
+        #expect(evals.count == 2 && evals.allSatisfy { $0.contains("\"fid_lenet\":") && $0.contains("\"kid_lenet\":") })
+
         // A file that is not a LeNet-5 is refused, naming it.
         #expect { try LeNetClassifier.load(root.appendingPathComponent("data/train-images-idx3-ubyte")) } throws: { error in
             error.localizedDescription.contains("train-images-idx3-ubyte")

@@ -25,6 +25,11 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
     public var timeLimit: Double?
     public var limeSamples = 64
     public var limePatchSize = 4
+    /// A LeNet-5 file (`cyclex gan train-classifier`): score FID/KID on its features at every
+    /// epoch end against the IDX test split (same classes), as `"event": "eval"` log lines.
+    public var evaluationClassifier: String?
+    /// Generated images (and at most this many test images) per evaluation.
+    public var evaluationCount = 2000
 
     public init(dataRoot: String) { self.dataRoot = dataRoot }
 
@@ -53,6 +58,8 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
         a.output = ""; b.output = ""
         a.sampleEvery = 0; b.sampleEvery = 0
         a.dataRoot = ""; b.dataRoot = ""
+        a.evaluationClassifier = nil; b.evaluationClassifier = nil
+        a.evaluationCount = 0; b.evaluationCount = 0
         return a == b
     }
 

@@ -50,6 +50,21 @@ public final class SingleGANTrainer {
         return data
     }
 
+    /// The LeNet-5 and the real test images (the training classes, at most `evaluationCount`)
+    /// when `evaluationClassifier` is set; errors name the file or the flag.
+    func evaluationSetup() throws -> (LeNet5, Tensor)? {
+        guard let path = options.evaluationClassifier else { return nil }
+        let root = URL(fileURLWithPath: options.dataRoot)
+        guard GANImageSet.isIDXFolder(root) else {
+            throw ImageError.invalidOption("--eval-classifier: LeNet-5 scores need an IDX folder (MNIST naming); \(root.path) is an image folder")
+        }
+        let classifier = try LeNetClassifier.load(URL(fileURLWithPath: path))
+        var test = try GANImageSet.load(from: root, channels: 1, split: .test)
+        if !options.classes.isEmpty { test = test.selecting(classes: try test.classIndices(options.classes)) }
+        guard test.count >= 2 else { throw ImageError.invalidOption("--eval-classifier: the test split of \(root.path) has \(test.count) images of these classes") }
+        return (classifier, test.batch(Array(0..<min(options.evaluationCount, test.count))))
+    }
+
     /// Runs or resumes; `restart` ignores an existing checkpoint.
     public func run(restart: Bool = false) throws -> TrainingSummary {
         let runDirectory = options.runDirectory
@@ -57,6 +72,7 @@ public final class SingleGANTrainer {
         let data = try loadData()
         let configuration = options.configuration(channels: data.channels)
         if let problem = configuration.problem { throw ImageError.invalidOption(problem) }
+        let evaluation = try evaluationSetup()
         // Locked for the run, leftovers of killed writes removed; a new folder is removed again
         // when the run fails before its first checkpoint (see `RunDirectory`).
         let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
@@ -187,6 +203,14 @@ public final class SingleGANTrainer {
             state.progress.planGeneratorState = planStream.state
             try save()
             try writeSamples(String(format: "epoch%03d.png", state.progress.epoch - 1))
+            if let (classifier, reals) = evaluation {
+                // Own noise stream and restored BatchNorm statistics: evaluating never changes the run.
+                let scores = try SingleGANEvaluation.scores(of: model, configuration: configuration, classifier: classifier,
+                                                            reals: reals, count: options.evaluationCount, seed: 0xE7A1)
+                log.appendEvaluation(step: state.progress.globalStep, epoch: state.progress.epoch - 1,
+                                     scores: [("fid_lenet", scores.fid), ("kid_lenet", scores.kidMean)])
+                note("epoch \(state.progress.epoch - 1): " + scores.description)
+            }
             let means = log.epochMeans(state.progress.epoch - 1, of: Self.declaration.summaryNames)
             note(String(format: "epoch %d done in %.1f s: ", state.progress.epoch - 1, Date().timeIntervalSince(epochStart))
                  + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
