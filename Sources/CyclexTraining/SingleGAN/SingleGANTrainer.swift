@@ -207,7 +207,7 @@ public final class SingleGANTrainer {
                 // Own noise stream and restored BatchNorm statistics: evaluating never changes the run.
                 let scores = try SingleGANEvaluation.scores(of: model, configuration: configuration, classifier: classifier,
                                                             reals: reals, count: options.evaluationCount, seed: 0xE7A1)
-                log.appendEvaluation(step: state.progress.globalStep, epoch: state.progress.epoch - 1,
+                try log.appendEvaluation(step: state.progress.globalStep, epoch: state.progress.epoch - 1,
                                      scores: [("fid_lenet", scores.fid), ("kid_lenet", scores.kidMean)])
                 note("epoch \(state.progress.epoch - 1): " + scores.description)
             }
