@@ -164,6 +164,9 @@ struct Translate: ParsableCommand {
                 progress.message("failed: " + (message.hasPrefix(path) ? message : "\(path): \(message)"))
             })
         if progress.isTerminal { progress.message(line(summary)) }
+        if summary.removedTemporaries > 0 {
+            print("removed \(summary.removedTemporaries) temporary file(s) left by an interrupted run")
+        }
         let rate = String(format: "%.2f", summary.imagesPerSecond)
         print("done \(summary.done), skipped \(summary.skipped), failed \(summary.failed) of \(summary.total)"
             + " in \(ProgressDisplay.duration(summary.seconds)) (\(rate) images/s)"

@@ -280,6 +280,17 @@ struct TranslateTests {
         let redone = BatchTranslation.run(items, translator: Translator(generators: model, direction: .aToB), options: overwrite)
         #expect(redone.done == 5 && redone.skipped == 0)
 
+        // A killed run's temporary files are swept from the folders written into; a live
+        // writer's (another shard's) stay. pid_max is at most 2^22 on Linux: 4194305 cannot run.
+        let dead = ["sub/.photo.jpg.tmp-4194305", ".rgb.png.tmp-4194306"]
+        let live = "sub/deeper/.other.png.tmp-\(getpid())"
+        for name in dead + [live] { try Data(count: 100).write(to: output.appendingPathComponent(name)) }
+        let swept = BatchTranslation.run(items, translator: Translator(generators: model, direction: .aToB), options: overwrite)
+        #expect(swept.removedTemporaries == 2 && swept.done == 5)
+        for name in dead { #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent(name).path)) }
+        #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent(live).path))
+        try FileManager.default.removeItem(at: output.appendingPathComponent(live))
+
         // b2a differs from a2b.
         let reverse = root.appendingPathComponent("out-b2a")
         let reverseItems = try BatchTranslation.plan(input: input, output: reverse, options: options)

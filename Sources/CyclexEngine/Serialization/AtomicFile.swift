@@ -61,3 +61,26 @@ public enum AtomicFile {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 }
+
+extension AtomicFile {
+    /// Removes the temporary files (`.<name>.tmp-<pid>`) that writes of processes no longer
+    /// running left in `folder` when they were killed before their rename; returns the removed
+    /// file names, sorted. Files of live processes are kept: a concurrent writer (another shard
+    /// of a translation, say) may still be producing them.
+    @discardableResult
+    public static func removeAbandonedTemporaries(in folder: URL) -> [String] {
+        var removed: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+            guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards),
+                  let pid = Int32(name[range.upperBound...]), !processIsAlive(pid)
+            else { continue }
+            if unlink(folder.appendingPathComponent(name).path) == 0 { removed.append(name) }
+        }
+        return removed.sorted()
+    }
+
+    /// Whether a process with this id exists (a signal-0 probe; EPERM means it exists).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+}

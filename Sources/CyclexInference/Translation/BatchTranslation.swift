@@ -1,3 +1,4 @@
+import CyclexEngine
 import CyclexImaging
 import Dispatch
 import Foundation
@@ -75,6 +76,8 @@ public struct BatchSummary: Sendable {
     public var total = 0
     public var done = 0
     public var skipped = 0
+    /// Temporary files of earlier, killed runs removed from the output folders before writing.
+    public var removedTemporaries = 0
     public var failures: [(path: String, message: String)] = []
     /// Wall time of the decode → translate → encode pipeline.
     public var seconds = 0.0
@@ -157,6 +160,12 @@ public enum BatchTranslation {
             } else {
                 todo.append(item)
             }
+        }
+        // A killed run leaves `.<name>.tmp-<pid>` files beside the outputs it was writing; sweep
+        // the folders this run writes into (files of live processes, e.g. other shards, stay).
+        let outputFolders = Set(todo.map { $0.output.deletingLastPathComponent().standardizedFileURL })
+        for folder in outputFolders {
+            summary.removedTemporaries += AtomicFile.removeAbandonedTemporaries(in: folder).count
         }
         onProgress(summary)
         guard !todo.isEmpty else { return summary }

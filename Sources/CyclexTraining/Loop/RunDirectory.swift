@@ -1,3 +1,4 @@
+import CyclexEngine
 import Foundation
 
 /// Problems with a run folder, each naming the path.
@@ -108,22 +109,9 @@ public final class RunDirectory {
     /// Removes `.<name>.tmp-<pid>` files (what `AtomicFile` writes before its rename) of processes
     /// that no longer run, in `folder` and its `samples/`; returns their relative paths.
     static func removeLeftovers(in folder: URL) -> [String] {
-        var removed: [String] = []
-        for sub in ["", "samples"] {
-            let dir = sub.isEmpty ? folder : folder.appendingPathComponent(sub)
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] {
-                guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards),
-                      let pid = Int32(name[range.upperBound...]), !processIsAlive(pid)
-                else { continue }
-                if unlink(dir.appendingPathComponent(name).path) == 0 { removed.append(sub.isEmpty ? name : "\(sub)/\(name)") }
-            }
-        }
-        return removed.sorted()
-    }
-
-    /// Whether a process with this id exists (a signal-0 probe; EPERM means it exists).
-    static func processIsAlive(_ pid: Int32) -> Bool {
-        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+        let top = AtomicFile.removeAbandonedTemporaries(in: folder)
+        let samples = AtomicFile.removeAbandonedTemporaries(in: folder.appendingPathComponent("samples"))
+        return (top + samples.map { "samples/\($0)" }).sorted()
     }
 
     static func reason(_ error: Error) -> String {
