@@ -42,29 +42,10 @@ struct GANTrain: ParsableCommand {
     @Option(help: "IDX folders: train, test or all (train followed by test).")
     var split: GANImageSet.Split = .train
 
-    @Option(help: "Epochs in total.")
-    var epochs = 10
+    @OptionGroup var common: RunOptions
 
     @Option(help: "Images per step.")
     var batchSize = 64
-
-    @Option(help: "Random seed (weights, subset, data order, noise).")
-    var seed: UInt64 = 0
-
-    @Option(help: "Run name (default: data folder, model and explainer).")
-    var name: String?
-
-    @Option(help: "Folder for runs.")
-    var output = "checkpoints"
-
-    @Option(help: "Write a sample grid every N steps (0: at epoch ends only).")
-    var sampleEvery = 500
-
-    @Option(help: "Stop after this many steps in total (a checkpoint is saved; rerun to continue).")
-    var maxSteps: Int?
-
-    @Option(help: "Stop after this much training time, e.g. 300, 10m or 1h (a checkpoint is saved).")
-    var timeLimit: String?
 
     @Option(help: "LIME: perturbed samples per explained image.")
     var limeSamples = 64
@@ -78,25 +59,11 @@ struct GANTrain: ParsableCommand {
     @Option(help: "With --eval-classifier: generated images per evaluation.")
     var evalCount = 2000
 
-    @Flag(help: "Start from scratch even if OUTPUT/NAME has a checkpoint.")
-    var restart = false
-
     func validate() throws {
         let b = FlagBounds.self
         try UsageError.require((2...100_000).contains(evalCount), "--eval-count \(evalCount): must be 2 to 100000")
         try UsageError.require(fraction.isFinite && fraction > 0 && fraction <= 1, "--fraction \(fraction): must be in (0, 1]")
-        try UsageError.require((1...b.maxEpochs).contains(epochs), "--epochs \(epochs): must be 1 to \(b.maxEpochs)")
         try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
-        if let maxSteps {
-            try UsageError.require((1...b.maxSteps).contains(maxSteps), "--max-steps \(maxSteps): must be 1 to \(b.maxSteps)")
-        }
-        if let timeLimit {
-            let seconds = parseDuration(timeLimit)
-            try UsageError.require(seconds != nil, "--time-limit '\(timeLimit)': cannot read it (use seconds, or 10m, 2h)")
-            try UsageError.require(seconds!.isFinite && seconds! > 0 && seconds! <= b.maxTimeLimit,
-                                   "--time-limit '\(timeLimit)': must be more than 0 and at most a year")
-        }
-        try UsageError.require(sampleEvery >= 0, "--sample-every \(sampleEvery): must be 0 (epoch ends only) or more")
         try UsageError.require((2...10_000).contains(limeSamples), "--lime-samples \(limeSamples): must be 2 to 10000")
         try UsageError.require((1...32).contains(limePatch), "--lime-patch \(limePatch): must be 1 to 32")
         try UsageError.require(!(explainer == .shap && model != .dense),
@@ -104,11 +71,6 @@ struct GANTrain: ParsableCommand {
         if let classes {
             try UsageError.require(!parsedClasses(classes).isEmpty, "--classes '\(classes)': name at least one class")
         }
-        if let name {
-            try UsageError.require(isSinglePathComponent(name),
-                                   "--name '\(name)': must be a single folder name (not empty, no '/', not '.' or '..')")
-        }
-        try UsageError.require(!output.isEmpty, "--output: must not be empty")
     }
 
     func parsedClasses(_ text: String) -> [String] {
@@ -118,24 +80,16 @@ struct GANTrain: ParsableCommand {
     func run() throws {
         var options = SingleGANOptions(dataRoot: data)
         options.network = model; options.explainer = explainer; options.rule = rule; options.fraction = fraction
-        options.classes = classes.map(parsedClasses) ?? []; options.split = split; options.epochs = epochs
-        options.batchSize = batchSize; options.seed = seed; options.name = name; options.output = output
-        options.sampleEvery = sampleEvery; options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
+        options.classes = classes.map(parsedClasses) ?? []; options.split = split; options.epochs = common.epochs
+        options.batchSize = batchSize; options.seed = common.seed; options.name = common.name; options.output = common.output
+        options.sampleEvery = common.sampleEvery; options.maxSteps = common.maxSteps; options.timeLimit = common.timeLimitSeconds
         options.limeSamples = limeSamples; options.limePatchSize = limePatch
         options.evaluationClassifier = evalClassifier; options.evaluationCount = evalCount
 
         installInterruptHandler()
         let trainer = SingleGANTrainer(options: options)
         trainer.note("cyclex gan train:\n" + options.summaryLines.joined(separator: "\n"))
-        let summary: TrainingSummary
-        do {
-            summary = try trainer.run(restart: restart)
-        } catch {
-            throw CLIError(error.localizedDescription)
-        }
-        print("run folder: \(summary.runDirectory.path)")
-        print("checkpoint: \(summary.checkpoint.path)")
-        if summary.ending == .interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }
+        try finishTraining { try trainer.run(restart: common.restart) }
     }
 }
 

@@ -24,8 +24,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training image side in pixels (a multiple of 8).")
     var size = 64
 
-    @Option(help: "Epochs in total.")
-    var epochs = 10
+    @OptionGroup var common: RunOptions
 
     @Option(help: "Epochs of linear learning-rate decay at the end (default: half).")
     var decayEpochs: Int?
@@ -33,26 +32,8 @@ struct Train: ParsableCommand {
     @Option(help: "Images per step.")
     var batchSize = 1
 
-    @Option(help: "Random seed (weights, data order, masks).")
-    var seed: UInt64 = 0
-
-    @Option(help: "Run name (default: data folder name and model).")
-    var name: String?
-
-    @Option(help: "Folder for runs.")
-    var output = "checkpoints"
-
     @Option(help: "Preprocessing: resize_and_crop, resize, crop or none.")
     var preprocess: Preprocessing.Mode = .resizeAndCrop
-
-    @Option(help: "Write a sample grid every N steps (0: at epoch ends only).")
-    var sampleEvery = 500
-
-    @Option(help: "Stop after this many steps in total (a checkpoint is saved; rerun to continue).")
-    var maxSteps: Int?
-
-    @Option(help: "Stop after this much training time, e.g. 300, 10m or 1h (a checkpoint is saved).")
-    var timeLimit: String?
 
     @Option(help: "Keep a numbered checkpoint every N epochs besides latest (0: never).")
     var snapshotEvery = 5
@@ -71,39 +52,21 @@ struct Train: ParsableCommand {
     @Flag(help: "Also flip vertically at random (xAI-CycleGAN's augmentation).")
     var verticalFlip = false
 
-    @Flag(help: "Start from scratch even if OUTPUT/NAME has a checkpoint.")
-    var restart = false
-
     func validate() throws {
         let b = FlagBounds.self
         try UsageError.require(size >= 8 && size <= b.maxTrainingSize && size % 8 == 0,
                                "--size \(size): must be a multiple of 8 from 8 to \(b.maxTrainingSize)")
-        try UsageError.require((1...b.maxEpochs).contains(epochs), "--epochs \(epochs): must be 1 to \(b.maxEpochs)")
         try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
         if let decayEpochs {
-            try UsageError.require((0...epochs).contains(decayEpochs), "--decay-epochs \(decayEpochs): must be 0 to --epochs (\(epochs))")
+            try UsageError.require((0...common.epochs).contains(decayEpochs),
+                                   "--decay-epochs \(decayEpochs): must be 0 to --epochs (\(common.epochs))")
         }
-        if let maxSteps {
-            try UsageError.require((1...b.maxSteps).contains(maxSteps), "--max-steps \(maxSteps): must be 1 to \(b.maxSteps)")
-        }
-        if let timeLimit {
-            let seconds = parseDuration(timeLimit)
-            try UsageError.require(seconds != nil, "--time-limit '\(timeLimit)': cannot read it (use seconds, or 10m, 2h)")
-            try UsageError.require(seconds!.isFinite && seconds! > 0 && seconds! <= b.maxTimeLimit,
-                                   "--time-limit '\(timeLimit)': must be more than 0 and at most a year")
-        }
-        try UsageError.require(sampleEvery >= 0, "--sample-every \(sampleEvery): must be 0 (epoch ends only) or more")
         try UsageError.require(snapshotEvery >= 0, "--snapshot-every \(snapshotEvery): must be 0 (never) or more")
         if let evalEvery {
             try UsageError.require(EvaluationInterval(evalEvery) != nil,
                                    "--eval-every '\(evalEvery)': use a positive number of steps (500) or epochs (2e)")
         }
         try UsageError.require(gamma.isFinite && gamma > 0 && gamma <= 100, "--gamma \(gamma): must be a number in (0, 100]")
-        if let name {
-            try UsageError.require(isSinglePathComponent(name),
-                                   "--name '\(name)': must be a single folder name (not empty, no '/', not '.' or '..')")
-        }
-        try UsageError.require(!output.isEmpty, "--output: must not be empty")
         try UsageError.require(!(preprocess == .none && model == .xaiCycleGAN),
                                "--preprocess none: xai-cyclegan needs image sides that are multiples of 8, which 'none' "
                                    + "does not guarantee; use resize_and_crop, resize or crop")
@@ -111,10 +74,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var options = TrainingOptions(dataRoot: data)
-        options.model = model; options.preset = preset; options.size = size; options.epochs = epochs
-        options.decayEpochs = decayEpochs; options.batchSize = batchSize; options.seed = seed; options.name = name
-        options.output = output; options.preprocessing = preprocess; options.sampleEvery = sampleEvery
-        options.maxSteps = maxSteps; options.timeLimit = timeLimit.flatMap(parseDuration)
+        options.model = model; options.preset = preset; options.size = size; options.epochs = common.epochs
+        options.decayEpochs = decayEpochs; options.batchSize = batchSize; options.seed = common.seed; options.name = common.name
+        options.output = common.output; options.preprocessing = preprocess; options.sampleEvery = common.sampleEvery
+        options.maxSteps = common.maxSteps; options.timeLimit = common.timeLimitSeconds
         options.lambdaSource = lambdaSource; options.gamma = gamma; options.verticalFlip = verticalFlip
         options.snapshotEvery = snapshotEvery
         options.evaluateEvery = evalEvery.flatMap(EvaluationInterval.init)
@@ -130,16 +93,7 @@ struct Train: ParsableCommand {
                 trainer.note("--eval-every: paired scores only, no KID/FID (\(problem ?? "no Inception weights"))")
             }
         }
-        let summary: TrainingSummary
-        do {
-            summary = try trainer.run(restart: restart)
-        } catch {
-            throw CLIError(error.localizedDescription)
-        }
-        print("run folder: \(summary.runDirectory.path)")
-        print("checkpoint: \(summary.checkpoint.path)")
-        // Interrupted runs end like the signal asked: 130 (SIGINT) or 143 (SIGTERM), after the save.
-        if summary.ending == .interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }
+        try finishTraining { try trainer.run(restart: common.restart) }
     }
 }
 
@@ -156,20 +110,27 @@ func parseDuration(_ text: String) -> Double? {
     return Double(text)
 }
 
-/// First Ctrl-C or SIGTERM (a scheduler's stop): finish the step, save a checkpoint, stop with
-/// status 128 + signal (130, 143). A second one quits at once with that status.
-func installInterruptHandler() {
+/// First Ctrl-C or SIGTERM (a scheduler's stop): finish `work` (training: the step and a
+/// checkpoint; translate: the image in hand), then stop with status 128 + signal (130, 143).
+/// A second one quits at once with that status.
+func installInterruptHandler(finishing work: String = "this step and saving a checkpoint") {
     unblockStopSignals()
+    let message = "\ninterrupted: finishing \(work) (Ctrl-C again to quit now)\n"
+    // The handler may only call async-signal-safe functions: the message is formatted here, once.
+    let bytes = UnsafeMutablePointer<CChar>(mutating: strdup(message))
+    interruptMessage = bytes
     for stopSignal in [SIGINT, SIGTERM] {
         signal(stopSignal) { received in
             if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
             Interruption.signal.store(received, ordering: .relaxed)
             Interruption.requested.store(true, ordering: .relaxed)
-            let message = "\ninterrupted: saving a checkpoint after this step (Ctrl-C again to quit now)\n"
-            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            if let text = interruptMessage { _ = write(STDERR_FILENO, text, strlen(text)) }
         }
     }
 }
+
+/// The line the stop-signal handler prints (set once by `installInterruptHandler`).
+nonisolated(unsafe) private var interruptMessage: UnsafeMutablePointer<CChar>?
 
 /// Unblocks SIGINT and SIGTERM for this thread (and the threads it starts later): a parent
 /// that spawned cyclex with them blocked (some runtimes and schedulers do) would otherwise leave

@@ -138,7 +138,7 @@ struct Translate: ParsableCommand {
         }
         progress.message("\(items.count) image(s)" + (options.shard.map { " in shard \($0)" } ?? "") + " → \(output)")
 
-        installTranslateInterruptHandler()
+        installInterruptHandler(finishing: "the current image")
         let start = Date()
         var lastShown = -1
         func line(_ s: BatchSummary) -> String {
@@ -205,21 +205,6 @@ func parseSize(_ text: String) -> ImageSize? {
     case 1: return ImageSize(square: numbers[0])
     case 2: return ImageSize(width: numbers[0], height: numbers[1])
     default: return nil
-    }
-}
-
-/// First Ctrl-C or SIGTERM: finish the image in hand, write what is done and print the counts,
-/// exit 128 + signal; a second one quits at once.
-func installTranslateInterruptHandler() {
-    unblockStopSignals()
-    for stopSignal in [SIGINT, SIGTERM] {
-        signal(stopSignal) { received in
-            if Interruption.requested.load(ordering: .relaxed) { _exit(128 + received) }
-            Interruption.signal.store(received, ordering: .relaxed)
-            Interruption.requested.store(true, ordering: .relaxed)
-            let message = "\ninterrupted: finishing the current image (Ctrl-C again to quit now)\n"
-            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-        }
     }
 }
 
