@@ -65,6 +65,7 @@ struct CLIFlagTests {
         (["--name", ""], "--name ''"),
         (["--name", ".."], "--name '..'"),
         (["--name", "a/b"], "--name 'a/b'"),
+        (["--preprocess", "none", "--model", "xai-cyclegan"], "--preprocess none"),
     ])
     func trainBounds(flags: [String], expected: String) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cyclex-flags-\(UUID().uuidString)")
