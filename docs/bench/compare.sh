@@ -11,7 +11,7 @@
 # faster), then `worst ratio R`. The xAI rows also print cyclex's explanation cost (A/B inside
 # cyclex-bench) on stderr.
 #
-# PyTorch comes from the environment in $TORCHENV (default /work/torchenv). `--openblas-core`
+# PyTorch comes from the environment whose folder is $TORCHENV (required). `--openblas-core`
 # sets OPENBLAS_CORETYPE for the cyclex runs only (`unset` removes it: OpenBLAS then picks the
 # kernels of the CPU it runs on); without it the environment's setting is used.
 set -euo pipefail
@@ -32,14 +32,14 @@ case "$sizes" in *[!0-9,]*|"") echo "compare.sh: --sizes: '$sizes' is not a comm
 case "$rounds" in *[!0-9]*|""|0) echo "compare.sh: --rounds: '$rounds' is not a positive integer" >&2; exit 2 ;; esac
 case "$iterations" in *[!0-9]*|""|0) echo "compare.sh: --iterations: '$iterations' is not a positive integer" >&2; exit 2 ;; esac
 
-TORCHENV="${TORCHENV:-/work/torchenv}"
+TORCHENV="${TORCHENV:-}"
 PY="$TORCHENV/bin/python"
 if ! [ -x "$PY" ] || ! "$PY" -c 'import torch' 2>/dev/null; then
     cat >&2 <<EOF
-compare.sh: no PyTorch environment at TORCHENV=$TORCHENV ($PY cannot import torch).
+compare.sh: TORCHENV="$TORCHENV" is not a Python environment whose bin/python imports torch.
 Make one and point TORCHENV at it:
     python3 -m venv ~/torchenv
-    ~/torchenv/bin/pip install torch==2.15.0 numpy --index-url https://download.pytorch.org/whl/cpu
+    ~/torchenv/bin/pip install torch==2.15.0 numpy
     TORCHENV=~/torchenv docs/bench/compare.sh
 EOF
     exit 1
