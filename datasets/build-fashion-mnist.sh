@@ -8,15 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source_dir=/usr/share/datasets/fashion-mnist
 out=${1:-"$here/fashion-mnist"}
 
-if ! dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "install ok installed"; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
-    else
-        echo "missing Debian package dataset-fashion-mnist; install it with: sudo apt-get install dataset-fashion-mnist" >&2
-        exit 1
-    fi
-fi
+"$here/install-packages.sh" dataset-fashion-mnist
 
 mkdir -p "$out"
 count=0
