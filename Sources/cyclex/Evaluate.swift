@@ -44,7 +44,7 @@ struct Evaluate: ParsableCommand {
     var seed: UInt64 = 0
 
     func run() throws {
-        do {
+        try reportingErrors {
             if fetchWeights {
                 try InceptionWeights.fetch()
                 return
@@ -65,10 +65,6 @@ struct Evaluate: ParsableCommand {
             let scores = try score(realFeatures, fakeFeatures)
             printScores(scores, label: "\(fake) vs \(real)")
             printProtocol(scores, extractor)
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 

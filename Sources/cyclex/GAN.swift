@@ -123,7 +123,7 @@ struct GANSample: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             var url = URL(fileURLWithPath: checkpoint)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -154,8 +154,6 @@ struct GANSample: ParsableCommand {
                 print("wrote a grid of \(count) images to \(output)")
             }
             if let each { print("wrote \(written) images to \(each)") }
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }
@@ -188,7 +186,7 @@ struct GANTrainClassifier: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let root = URL(fileURLWithPath: data)
             guard GANImageSet.isIDXFolder(root) else {
                 throw CLIError("\(data): no IDX files in MNIST naming (train-images-idx3-ubyte[.gz], ...)")
@@ -202,10 +200,6 @@ struct GANTrainClassifier: ParsableCommand {
             try LeNetClassifier.save(network, accuracy: accuracy, data: root.standardizedFileURL.lastPathComponent,
                                      to: URL(fileURLWithPath: output))
             print(String(format: "test accuracy %.4f (%d images); wrote %@", accuracy, test.count, output))
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }
@@ -235,7 +229,7 @@ struct GANEvaluate: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             var url = URL(fileURLWithPath: checkpoint)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -256,10 +250,6 @@ struct GANEvaluate: ParsableCommand {
                 of: loaded.model, configuration: loaded.configuration, classifier: network,
                 reals: reals.batch(Array(0..<realCount)), count: count, seed: seed)
             print(scores.description)
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }

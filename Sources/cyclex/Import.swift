@@ -45,7 +45,7 @@ struct Import: ParsableCommand {
         if FileManager.default.fileExists(atPath: target.path) && !overwrite {
             throw CLIError("\(target.path) exists; choose another --name or pass --overwrite")
         }
-        do {
+        try reportingErrors {
             let (generators, provenance) = try PyTorchImport.recognise(urls, imageSize: imageSize)
             try PyTorchImport.write(generators, provenance: provenance, to: target)
             print("recognised \(provenance.architecture), directions \(provenance.directions.map(\.rawValue).joined(separator: ", "))")
@@ -54,8 +54,6 @@ struct Import: ParsableCommand {
             print("wrote \(target.path)")
             let direction = provenance.directions.contains(.aToB) ? "" : " --direction b2a"
             print("translate with: cyclex translate IN.jpg OUT.png --checkpoint \(target.deletingLastPathComponent().path)\(direction)")
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 

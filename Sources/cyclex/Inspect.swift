@@ -12,7 +12,7 @@ struct Inspect: ParsableCommand {
     var checkpoint: String
 
     func run() throws {
-        do {
+        try reportingErrors {
             let url = resolveCheckpoint(checkpoint)
             let file = try CheckpointFormat.open(url)
             // A generator-only checkpoint (from `cyclex import`) has no training state to show.
@@ -48,8 +48,6 @@ struct Inspect: ParsableCommand {
                 print("  \(prefix): \(module.parameterCount.formatted()) parameters")
             }
             print("total: \(networks.reduce(0) { $0 + $1.module.parameterCount }.formatted()) parameters")
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }

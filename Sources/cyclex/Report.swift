@@ -39,7 +39,7 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let folders = try runs.map { try RunFolder(URL(fileURLWithPath: $0), dataRoot: data.map { URL(fileURLWithPath: $0) }) }
             for warning in folders.flatMap(\.warnings) { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             var report = TrainingReport(runs: folders)
@@ -51,8 +51,6 @@ struct Report: ParsableCommand {
             let page = try report.html()
             try AtomicFile.write(Data(page.utf8), to: url)
             print(url.standardizedFileURL.path)
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }

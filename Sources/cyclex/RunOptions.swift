@@ -57,12 +57,7 @@ struct RunOptions: ParsableArguments {
 /// Runs a trainer to its end and prints where the run is. An interrupted run ends like the
 /// signal asked, after its checkpoint: 130 (SIGINT) or 143 (SIGTERM).
 func finishTraining(_ train: () throws -> TrainingSummary) throws {
-    let summary: TrainingSummary
-    do {
-        summary = try train()
-    } catch {
-        throw CLIError(error.localizedDescription)
-    }
+    let summary = try reportingErrors(train)
     print("run folder: \(summary.runDirectory.path)")
     print("checkpoint: \(summary.checkpoint.path)")
     if summary.ending == .interrupted { throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT)) }

@@ -18,15 +18,11 @@ struct Score: ParsableCommand {
     var truth: String
 
     func run() throws {
-        do {
+        try reportingErrors {
             let score = try PairedScore.compute(translated: URL(fileURLWithPath: translated), truth: URL(fileURLWithPath: truth))
             for problem in score.problems { FileHandle.standardError.write(Data(("warning: \(problem)\n").utf8)) }
             guard score.pairs > 0 else { throw CLIError("no pairs to score: no file in \(translated) has a counterpart in \(truth)") }
             print(score.summary)
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError(error.localizedDescription)
         }
     }
 }

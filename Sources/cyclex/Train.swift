@@ -143,12 +143,6 @@ func unblockStopSignals() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// An error already phrased for the user (printed as "Error: …", exit code 1).
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 extension ModelConfiguration.Kind: ExpressibleByArgument {}
 extension ModelConfiguration.Preset: ExpressibleByArgument {}
 extension ModelConfiguration.LambdaSource: ExpressibleByArgument {}

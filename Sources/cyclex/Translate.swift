@@ -96,8 +96,7 @@ struct Translate: ParsableCommand {
 
         let checkpointURL = try checkpoint.map(resolveCheckpoint) ?? latestCheckpoint(progress)
         // Only the generators: no discriminators, optimiser moments, pools or random streams.
-        let generators: any GeneratorPair
-        do { generators = try GeneratorCheckpoint.load(checkpointURL, for: direction) } catch { throw CLIError(error.localizedDescription) }
+        let generators = try reportingErrors { try GeneratorCheckpoint.load(checkpointURL, for: direction) }
         let c = generators.configuration
         let translator = Translator(generators: generators, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
         progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "
@@ -112,14 +111,10 @@ struct Translate: ParsableCommand {
                 target = target.appendingPathComponent(inputURL.lastPathComponent)
                 if let format { target = target.deletingPathExtension().appendingPathExtension(format.rawValue) }
             }
-            do { try OutputSafety.checkFile(input: inputURL, output: target, overwrite: overwrite) } catch {
-                throw CLIError(error.localizedDescription)
-            }
+            try reportingErrors { try OutputSafety.checkFile(input: inputURL, output: target, overwrite: overwrite) }
             let start = Date()
-            do {
+            try reportingErrors {
                 try BatchTranslation.translateFile(input: inputURL, output: target, translator: translator, options: options)
-            } catch {
-                throw CLIError(error.localizedDescription)
             }
             print("\(target.path) (\(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
             return
@@ -129,12 +124,9 @@ struct Translate: ParsableCommand {
             !FileManager.default.fileExists(atPath: output) {
             throw CLIError("\(output): the input is a folder, so the output must be a folder too")
         }
-        let items: [BatchTranslation.Item]
-        do {
+        let items = try reportingErrors {
             try OutputSafety.checkFolder(input: inputURL, output: URL(fileURLWithPath: output))
-            items = try BatchTranslation.plan(input: inputURL, output: URL(fileURLWithPath: output), options: options)
-        } catch {
-            throw CLIError(error.localizedDescription)
+            return try BatchTranslation.plan(input: inputURL, output: URL(fileURLWithPath: output), options: options)
         }
         progress.message("\(items.count) image(s)" + (options.shard.map { " in shard \($0)" } ?? "") + " → \(output)")
 
