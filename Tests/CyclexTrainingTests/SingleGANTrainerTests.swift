@@ -240,6 +240,34 @@ struct SingleGANEvaluationTests {
         }
     }
 
+    @Test func evaluateScoresASingleGANCheckpointOrSaysHowToMakeTheClassifier() throws {
+        let root = try SingleGANTrainerTests.makeIDXFolder(count: 32)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = try SingleGANTrainerTests.quiet(SingleGANTrainerTests.options(root, name: "e", explainer: .none, maxSteps: 2)).run()
+        // Without a classifier: one clear error naming the flag and the command that makes the file.
+        let missing = try runCyclex(["evaluate", "--checkpoint", run.runDirectory.path])
+        #expect(missing.status != 0 && missing.stderr.contains("--classifier")
+                && missing.stderr.contains("cyclex gan train-classifier"), "\(missing.stderr)")
+        let absent = root.appendingPathComponent("absent.safetensors").path
+        let named = try runCyclex(["evaluate", "--checkpoint", run.runDirectory.path, "--classifier", absent])
+        #expect(named.status != 0 && named.stderr.contains(absent) && named.stderr.contains("train-classifier"), "\(named.stderr)")
+
+        // With one: the same numbers as scoring the checkpoint's samples against the test split directly.
+        let data = try GANImageSet.load(from: root.appendingPathComponent("data"), channels: 1, split: .test)
+        let network = LeNetClassifier.train(on: data, epochs: 1, batchSize: 16, seed: 1)
+        let file = root.appendingPathComponent("lenet.safetensors")
+        try LeNetClassifier.save(network, accuracy: 0, data: "toy", to: file)
+        let result = try runCyclex(["evaluate", "--checkpoint", run.checkpoint.path, "--classifier", file.path,
+                                    "--count", "20", "--seed", "4"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let loaded = try SingleGANCheckpoint.load(run.checkpoint)
+        let expected = try SingleGANEvaluation.scores(of: loaded.model, configuration: loaded.configuration,
+                                                      classifier: try LeNetClassifier.load(file),
+                                                      reals: data.batch(Array(0..<20)), count: 20, seed: 4)
+        #expect(result.stdout.contains(String(format: "FID %.4f", expected.fid)), "\(result.stdout)")
+        #expect(result.stdout.contains(String(format: "KID %.5f ± %.5f", expected.kidMean, expected.kidStd)), "\(result.stdout)")
+    }
+
     @Test func dcganOnAColourFolderWithLimeAndSamplingLeavesTheGeneratorAlone() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyclex-dcgan-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -76,28 +76,41 @@ public final class SingleGANModel {
         // Generator against the updated discriminator.
         let fakeG = generator(noiseForG)
         let predG = discriminator(fakeG)
+        let lossG = predG.bceLoss(target: l.generator)
+        try requireFinite(lossG.item, "the generator loss")
+        // Dense D: the saliency of every fake comes out of the loss's own forward (see
+        // `sharedForwardSaliency`); the generator's backward then starts from it.
+        let shared = explain && given == nil ? sharedForwardSaliency(fake: fakeG, prediction: predG) : nil
         var outputRule: OutputGradientRule?
         if explain {
             let mask: Tensor
             switch method {
             case .xaiGAN:
-                let attributions = given ?? computeAttributions(fakeG.detached(), explain: predG.scalars.map { $0 < 0.5 })
+                let attributions = given ?? shared?.saliency
+                    ?? computeAttributions(fakeG.detached(), explain: predG.scalars.map { $0 < 0.5 })
                 let (m, rejected) = GANExplanations.xaiGANMatrix(probabilities: predG.scalars, attributions: attributions)
                 mask = m
                 report.tensors["attributions"] = attributions
                 report.diagnostics += rejected.enumerated().map { ("rejected.\($0.offset)", $0.element ? 1 : 0) }
                 outputRule = GradientRules.xaiGAN(mask: mask, alpha: alpha)
             case .logicGAN:
-                let attributions = given ?? computeAttributions(fakeG.detached())
+                let attributions = given ?? shared?.saliency ?? computeAttributions(fakeG.detached())
                 mask = GANExplanations.logicGANMask(attributions: attributions)
                 outputRule = GradientRules.logicGAN(mask: mask)
             }
             report.tensors["M"] = mask
         }
-        let lossG = predG.bceLoss(target: l.generator)
-        try requireFinite(lossG.item, "the generator loss")
         optimizerG.zeroGradients()
-        rule.applying(outputRule) { lossG.backward(accumulatingInto: optimizerG.parameters) }
+        rule.applying(outputRule) {
+            if let shared {
+                // dL/df_i = dL/dp_i · ∂p_i/∂f_i: the rest of the chain through D is already known.
+                let dLossdP = Tensor.gradients(of: lossG, withRespectTo: [predG])[0]
+                let seed = withoutGradient { shared.signed * dLossdP.reshaped(to: [predG.shape[0]] + Array(repeating: 1, count: fakeG.rank - 1)) }
+                fakeG.backward(accumulatingInto: optimizerG.parameters, seed: seed)
+            } else {
+                lossG.backward(accumulatingInto: optimizerG.parameters)
+            }
+        }
         for (name, p) in generator.namedParameters { report.tensors["grad_unclipped.\(name)"] = p.gradient?.copy() }
         try requireFiniteGradients(optimizerG.parameters, "the generator")
         let (norm, coefficient) = clipGradientNorm(optimizerG.parameters, maxNorm: maximumGradientNorm)
@@ -110,13 +123,27 @@ public final class SingleGANModel {
         return report
     }
 
+    /// Probability saliency |∂p_i/∂f_i| of every fake from ONE backward of Σ p_i through the forward
+    /// the generator loss already made, for the dense discriminator only: its rows never mix (each
+    /// Linear, LeakyReLU, dropout mask and sigmoid acts row by row), so ∂(Σ_j p_j)/∂f_i = ∂p_i/∂f_i.
+    /// The map is of D as the loss sees it, with this forward's dropout mask (the reference draws a
+    /// fresh mask per sample: the same distribution). A DCGAN discriminator in training mode
+    /// normalises with the batch's statistics, so its rows are coupled; it keeps the per-sample
+    /// forwards of `GANExplanations.probabilitySaliency` (nil here). Returns the map and the signed
+    /// gradient, from which the generator's backward continues.
+    func sharedForwardSaliency(fake: Tensor, prediction: Tensor) -> (saliency: Tensor, signed: Tensor)? {
+        guard attribution == .saliency, discriminator is DenseDiscriminator else { return nil }
+        let signed = Tensor.gradients(of: prediction, withRespectTo: [fake])[0]
+        return (withoutGradient { signed.abs() }, signed)
+    }
+
     /// Attributions of `fakes` [B, ...]; `explain` marks the rows whose attributions are used
-    /// (LIME computes only those; the gradient-based explainers compute every row).
+    /// (LIME and DeepSHAP compute only those, the others stay 0; saliency computes every row).
     func computeAttributions(_ fakes: Tensor, explain: [Bool]? = nil) -> Tensor {
+        // xAI-GAN uses the attributions only when at least two fakes are rejected.
+        let rows = explain.map { $0.filter { $0 }.count > 1 ? $0 : [Bool](repeating: false, count: $0.count) }
         switch attribution {
         case .lime:
-            // xAI-GAN uses the attributions only when at least two fakes are rejected.
-            let rows = explain.map { $0.filter { $0 }.count > 1 ? $0 : [Bool](repeating: false, count: $0.count) }
             return withEvaluationMode(discriminator) {
                 lime.attributions(of: { self.discriminator($0) }, at: fakes, explain: rows, using: &limeGenerator)
             }
@@ -126,7 +153,7 @@ public final class SingleGANModel {
             guard let dense = discriminator as? DenseDiscriminator, let baselines = shapBaselines else {
                 preconditionFailure("DeepLiftShap needs a dense discriminator and shapBaselines")
             }
-            return GANExplanations.deepLiftShap(of: dense, inputs: fakes, baselines: baselines).attributions
+            return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows)
         }
     }
 }

@@ -65,6 +65,15 @@ public final class SingleGANTrainer {
         return (classifier, test.batch(Array(0..<min(options.evaluationCount, test.count))))
     }
 
+    /// User + system CPU seconds of this process so far: epoch CPU times are comparable on a
+    /// loaded machine, where wall time is not.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Runs or resumes; `restart` ignores an existing checkpoint.
     public func run(restart: Bool = false) throws -> TrainingSummary {
         let runDirectory = options.runDirectory
@@ -135,7 +144,7 @@ public final class SingleGANTrainer {
             var plan = Array(0..<data.count)
             for i in stride(from: plan.count - 1, to: 0, by: -1) { plan.swapAt(i, planStream.nextInt(below: i + 1)) }
             let explain = configuration.explains(epoch: state.progress.epoch, of: options.epochs)
-            let epochStart = Date()
+            let epochStart = Date(), epochCPUStart = Self.processCPUSeconds()
             var epochImages = 0
             while state.progress.itemsConsumed < plan.count {
                 let start = state.progress.itemsConsumed
@@ -212,7 +221,8 @@ public final class SingleGANTrainer {
                 note("epoch \(state.progress.epoch - 1): " + scores.description)
             }
             let means = log.epochMeans(state.progress.epoch - 1, of: Self.declaration.summaryNames)
-            note(String(format: "epoch %d done in %.1f s: ", state.progress.epoch - 1, Date().timeIntervalSince(epochStart))
+            note(String(format: "epoch %d done in %.1f s (CPU %.1f s): ", state.progress.epoch - 1, Date().timeIntervalSince(epochStart),
+                        Self.processCPUSeconds() - epochCPUStart)
                  + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
         }
         return try finish(.completed)
