@@ -27,7 +27,7 @@ struct GANTrain: ParsableCommand {
     @Option(help: "dense or dcgan.")
     var model: SingleGANConfiguration.Network = .dense
 
-    @Option(help: "none, saliency, shap (dense only) or lime.")
+    @Option(help: "none, saliency, shap or lime (shap on dcgan explains with BatchNorm in evaluation mode, and is slow).")
     var explainer: SingleGANConfiguration.Explainer = .none
 
     @Option(help: "xaigan (g + 0.2·g⊙M, second half of the epochs) or logicgan (g ⊙ |M|, every epoch).")
@@ -66,8 +66,6 @@ struct GANTrain: ParsableCommand {
         try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
         try UsageError.require((2...10_000).contains(limeSamples), "--lime-samples \(limeSamples): must be 2 to 10000")
         try UsageError.require((1...32).contains(limePatch), "--lime-patch \(limePatch): must be 1 to 32")
-        try UsageError.require(!(explainer == .shap && model != .dense),
-                               "--explainer shap: DeepSHAP (the rescale rule) is implemented for --model dense only")
         if let classes {
             try UsageError.require(!parsedClasses(classes).isEmpty, "--classes '\(classes)': name at least one class")
         }

@@ -87,6 +87,11 @@ struct ExplanationFixtureTests {
             let total = attributions.scalars[(i * per)..<((i + 1) * per)].reduce(0, +)
             #expect(abs(total - (p.scalars[i] - meanBaseline)) < 1e-4)
         }
+        // The general affine-stage engine (used for DCGAN) gives the same values as the dense one.
+        let (general, generalPairs) = GANExplanations.rescaleDeepLiftShap(stages: d.affineStages, inputs: x, baselines: baselines,
+                                                                          keepPairs: true)
+        try f.expectMatch(general, "attributions")
+        try f.expectMatch(try #require(generalPairs), "attributions_per_baseline")
         // The training path computes only the requested rows (xAI-GAN's rejected fakes), the same values.
         let chosen = (0..<x.shape[0]).map { $0 % 2 == 1 }
         let partial = GANExplanations.deepLiftShapMean(of: d, inputs: x, baselines: baselines, explain: chosen)

@@ -65,6 +65,24 @@ struct LimeExplainerTests {
         #expect(first != other)
     }
 
+    /// The affine shortcut of the dense discriminator gives the perturbed-image path's coefficients
+    /// (same perturbations; only the summation order of the first layer differs).
+    @Test func affineHeadMatchesThePerturbedImages() {
+        var g = RandomGenerator(seed: 21)
+        let d = DenseDiscriminator(imageShape: [1, 16, 16], hidden: [40, 24, 12], using: &g)
+        d.isTraining = false
+        let explainer = LimeExplainer(patchSize: 4, samples: 30)
+        let images = Self.randomImages(4, side: 16, seed: 6)
+        let rows = [true, false, true, true]
+        var a = RandomGenerator(seed: 2), b = RandomGenerator(seed: 2)
+        let direct = explainer.attributions(of: { d($0) }, at: images, explain: rows, using: &a).scalars
+        let shortcut = explainer.attributions(of: d.limeHead, at: images, explain: rows, using: &b).scalars
+        let scale = direct.map { abs($0) }.max()!
+        #expect(scale > 0)
+        #expect(zip(direct, shortcut).allSatisfy { abs($0 - $1) <= 1e-3 * scale })
+        #expect(a.state == b.state)  // the same draws
+    }
+
     @Test func onlyRequestedRowsAreExplained() {
         let explainer = LimeExplainer(patchSize: 4, samples: 20)
         let d = Self.regionDiscriminator(rows: 0..<8, columns: 0..<8, side: 16)

@@ -188,8 +188,7 @@ struct SingleGANTrainerTests {
     }
 
     @Test func badFlagsAreOneLineErrors() throws {
-        for (arguments, flag) in [(["--explainer", "shap", "--model", "dcgan"], "--explainer shap"),
-                                  (["--fraction", "0"], "--fraction"), (["--fraction", "1.5"], "--fraction"),
+        for (arguments, flag) in [(["--fraction", "0"], "--fraction"), (["--fraction", "1.5"], "--fraction"),
                                   (["--lime-samples", "1"], "--lime-samples")] {
             let result = try runCyclex(["gan", "train", "/nonexistent"] + arguments)
             #expect(result.status == 64 && result.stderr.contains(flag), "\(arguments): \(result.stderr)")
@@ -296,5 +295,15 @@ struct SingleGANEvaluationTests {
         let first = SingleGANSampling.generate(loaded.model.generator, noise: z).scalars
         let second = SingleGANSampling.generate(loaded.model.generator, noise: z).scalars
         #expect(first == second && loaded.model.generator.namedBuffers.map(\.tensor.scalars) == before)
+
+        // DeepSHAP on the DCGAN (BatchNorm in evaluation mode) trains too, and its baselines are saved.
+        o.explainer = .shap; o.name = "dcgan-shap"
+        let shapTrainer = SingleGANTrainer(options: o)
+        shapTrainer.note = { _ in }
+        let shap = try shapTrainer.run()
+        #expect(shap.ending == .completed)
+        let shapLoaded = try SingleGANCheckpoint.load(shap.checkpoint)
+        #expect(shapLoaded.model.shapBaselines?.shape == [2, 3, 32, 32])
+        #expect(shapLoaded.model.generator.parameters.allSatisfy { $0.scalars.allSatisfy(\.isFinite) })
     }
 }

@@ -14,6 +14,17 @@ import Foundation
 /// channels). Unlike a degenerate set-up where the queried output is constant, the surrogate
 /// regresses the probability itself, so β measures how much each patch moves D's verdict.
 public struct LimeExplainer: Sendable {
+    /// A discriminator split at its first affine stage: pre-activations W·x + b ([h, D] weight,
+    /// x flattened), then `rest` from pre-activations [n, h] to n probabilities (evaluation mode).
+    public struct AffineHead {
+        public let weight: Tensor
+        public let bias: Tensor
+        public let rest: (Tensor) -> Tensor
+        public init(weight: Tensor, bias: Tensor, rest: @escaping (Tensor) -> Tensor) {
+            self.weight = weight; self.bias = bias; self.rest = rest
+        }
+    }
+
     /// Side of the square patches (the last row/column of patches may be smaller).
     public var patchSize: Int
     /// Perturbed samples per image, the unperturbed one included.
@@ -62,12 +73,7 @@ public struct LimeExplainer: Sendable {
     public func explainOne(_ image: [Float], channels c: Int, height h: Int, width w: Int,
                            discriminator: (Tensor) -> Tensor, using generator: inout RandomGenerator) -> [Double] {
         let (map, patches) = patchMap(height: h, width: w)
-        // Per patch and channel mean: the value a switched-off patch takes.
-        var sums = [Double](repeating: 0, count: patches * c), counts = [Double](repeating: 0, count: patches)
-        for p in 0..<(h * w) { counts[map[p]] += 1 }
-        for ch in 0..<c { for p in 0..<(h * w) { sums[map[p] * c + ch] += Double(image[ch * h * w + p]) } }
-        let fill = (0..<(patches * c)).map { Float(sums[$0] / counts[$0 / c]) }
-
+        let fill = patchMeans(image, channels: c, height: h, width: w)
         let z = perturbations(patches: patches, using: &generator)
         let batch = Tensor(uninitializedShape: [samples, c, h, w])
         let per = c * h * w
@@ -82,7 +88,22 @@ public struct LimeExplainer: Sendable {
         }
         let probabilities = withoutGradient { discriminator(batch) }
         precondition(probabilities.count == samples, "the discriminator gave \(probabilities.shape) for \(samples) images")
-        let targets = probabilities.scalars.map(Double.init)
+        return fit(z, patches: patches, probabilities: probabilities.scalars)
+    }
+
+    /// Per patch and channel mean [P·C] (patch-major): the value a switched-off patch takes.
+    func patchMeans(_ image: [Float], channels c: Int, height h: Int, width w: Int) -> [Float] {
+        let (map, patches) = patchMap(height: h, width: w)
+        var sums = [Double](repeating: 0, count: patches * c), counts = [Double](repeating: 0, count: patches)
+        for p in 0..<(h * w) { counts[map[p]] += 1 }
+        for ch in 0..<c { for p in 0..<(h * w) { sums[map[p] * c + ch] += Double(image[ch * h * w + p]) } }
+        return (0..<(patches * c)).map { Float(sums[$0] / counts[$0 / c]) }
+    }
+
+    /// The weighted ridge surrogate's coefficients for keep-flags `z` [samples × P] and the
+    /// discriminator's probabilities of the perturbed images.
+    func fit(_ z: [Bool], patches: Int, probabilities: [Float]) -> [Double] {
+        let targets = probabilities.map(Double.init)
         let weights = (0..<samples).map { s -> Double in
             let on = Double((0..<patches).filter { z[s * patches + $0] }.count)
             let distance = 1 - on / (on.squareRoot() * Double(patches).squareRoot() + 1e-300)
@@ -90,6 +111,61 @@ public struct LimeExplainer: Sendable {
         }
         return Self.weightedRidge(features: z.map { $0 ? 1.0 : 0.0 }, rows: samples, columns: patches,
                                   targets: targets, weights: weights, penalty: ridge)
+    }
+
+    /// The same attributions as `attributions(of:at:explain:using:)` (the same perturbations from
+    /// the same stream) for a discriminator whose first stage is affine, `head`, without building
+    /// the perturbed images: a perturbed image is x + Σⱼ (1 − zⱼ)·δⱼ, δⱼ the change that fills
+    /// patch j with its mean, so its first pre-activations are W·x + b + Σⱼ (1 − zⱼ)·(W·δⱼ). The
+    /// P columns W·δⱼ together cost one product with W (δⱼ are disjoint); the samples then cost an
+    /// [S, P]·[P, h] product instead of [S, D]·[D, h]. All explained images' samples go through
+    /// `head.rest` in one batch.
+    public func attributions(of head: AffineHead, at images: Tensor, explain: [Bool]? = nil,
+                             using generator: inout RandomGenerator) -> Tensor {
+        precondition(images.rank == 4, "LIME takes [B, C, H, W], got \(images.shape)")
+        let (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        let per = c * h * w, width = head.weight.shape[0]
+        precondition(head.weight.shape == [width, per] && head.bias.count == width, "head \(head.weight.shape) for images \(images.shape)")
+        let rows = (0..<b).filter { explain?[$0] ?? true }
+        let out = Tensor(zeros: images.shape)
+        guard !rows.isEmpty else { return out }
+        let (map, patches) = patchMap(height: h, width: w)
+        let transposed = Tensor(uninitializedShape: [per, width])  // [D, h]: row e is W's column e
+        for u in 0..<width { for e in 0..<per { transposed.pointer[e * width + u] = head.weight.pointer[u * per + e] } }
+        let pre = Tensor(uninitializedShape: [rows.count * samples, width])
+        var flags: [[Bool]] = []
+        for (r, i) in rows.enumerated() {
+            let image = Array(UnsafeBufferPointer(start: images.pointer + i * per, count: per))
+            let fill = patchMeans(image, channels: c, height: h, width: w)
+            let z = perturbations(patches: patches, using: &generator)
+            flags.append(z)
+            // Columns W·δⱼ as rows of `shift` [P, h]; the unperturbed pre-activations W·x + b.
+            let shift = Tensor(zeros: [patches, width])
+            let base = withoutGradient {
+                Tensor.matmul(Tensor(shape: [1, per], scalars: image), transposed).reshaped(to: [width]) + head.bias
+            }
+            for ch in 0..<c {
+                for p in 0..<(h * w) {
+                    let e = ch * h * w + p, j = map[p]
+                    let delta = fill[j * c + ch] - image[e]
+                    let column = transposed.pointer + e * width, row = shift.pointer + j * width
+                    for u in 0..<width { row[u] += delta * column[u] }
+                }
+            }
+            let off = Tensor(shape: [samples, patches], scalars: z.map { $0 ? 0 : 1 })
+            let a = withoutGradient { Tensor.matmul(off, shift) + base }
+            (pre.pointer + r * samples * width).update(from: a.pointer, count: samples * width)
+        }
+        let probabilities = withoutGradient { head.rest(pre) }
+        precondition(probabilities.count == rows.count * samples, "the head gave \(probabilities.shape) for \(rows.count * samples) samples")
+        let all = probabilities.scalars
+        for (r, i) in rows.enumerated() {
+            let coefficients = fit(flags[r], patches: patches, probabilities: Array(all[(r * samples)..<((r + 1) * samples)]))
+            for ch in 0..<c {
+                for p in 0..<(h * w) { out.pointer[i * per + ch * h * w + p] = Float(coefficients[map[p]]) }
+            }
+        }
+        return out
     }
 
     /// `samples` × P keep-flags, row-major: row 0 keeps everything; each other row switches off

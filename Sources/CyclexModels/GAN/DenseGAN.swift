@@ -63,6 +63,14 @@ public final class DenseDiscriminator: Module {
         return out(h).sigmoid()
     }
 
+    /// The discriminator split after its first Linear, without dropout (evaluation mode), for
+    /// LIME's affine shortcut (`LimeExplainer.AffineHead`).
+    public var limeHead: LimeExplainer.AffineHead {
+        LimeExplainer.AffineHead(weight: input.weight, bias: input.bias!) { [hidden1, hidden2, out] pre in
+            out(hidden2(hidden1(pre.leakyRelu(slope: 0.2)).leakyRelu(slope: 0.2)).leakyRelu(slope: 0.2)).sigmoid()
+        }
+    }
+
     /// The layers as (linear, activation) stages, for DeepLIFT.
     public var stages: [Linear] { [input, hidden1, hidden2, out] }
 

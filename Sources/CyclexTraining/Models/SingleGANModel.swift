@@ -17,7 +17,7 @@ public final class SingleGANModel {
     public enum Attribution: String, Sendable, CaseIterable {
         /// |∂D(x)/∂x| per fake.
         case saliency
-        /// DeepLiftShap against `shapBaselines` (dense discriminators).
+        /// DeepLiftShap against `shapBaselines` (dense; DCGAN with BatchNorm in evaluation mode).
         case deepLiftShap = "shap"
         /// LIME on fixed patches (`lime`), of the discriminator in evaluation mode; xAI-GAN
         /// explains only the rejected fakes (the others' rows are not used).
@@ -144,16 +144,23 @@ public final class SingleGANModel {
         let rows = explain.map { $0.filter { $0 }.count > 1 ? $0 : [Bool](repeating: false, count: $0.count) }
         switch attribution {
         case .lime:
+            if let dense = discriminator as? DenseDiscriminator {
+                return lime.attributions(of: dense.limeHead, at: fakes, explain: rows, using: &limeGenerator)
+            }
             return withEvaluationMode(discriminator) {
                 lime.attributions(of: { self.discriminator($0) }, at: fakes, explain: rows, using: &limeGenerator)
             }
         case .saliency:
             return GANExplanations.probabilitySaliency(of: { self.discriminator($0) }, at: fakes)
         case .deepLiftShap:
-            guard let dense = discriminator as? DenseDiscriminator, let baselines = shapBaselines else {
-                preconditionFailure("DeepLiftShap needs a dense discriminator and shapBaselines")
+            guard let baselines = shapBaselines else { preconditionFailure("DeepLiftShap needs shapBaselines") }
+            if let dense = discriminator as? DenseDiscriminator {
+                return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows)
             }
-            return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows)
+            guard let dcgan = discriminator as? DcganDiscriminator else {
+                preconditionFailure("DeepLiftShap is implemented for the dense and DCGAN discriminators")
+            }
+            return GANExplanations.deepLiftShap(of: dcgan, inputs: fakes, baselines: baselines, explain: rows).attributions
         }
     }
 }

@@ -70,9 +70,6 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
 
     /// A problem with this combination, phrased for the flag that causes it, or nil.
     public var problem: String? {
-        if explainer == .shap && network != .dense {
-            return "--explainer shap: DeepSHAP (the rescale rule) is implemented for --model dense only"
-        }
         if side != 32 && network == .dcgan { return "--model dcgan: works on 32×32 images only" }
         return nil
     }
