@@ -20,6 +20,7 @@ public final class CycleGANModel: ModelRecipe {
     public var generator: RandomGenerator
     /// Told where each phase of the step starts (the benchmark's profile); nil in training.
     public var phases: (any StepPhaseRecorder)?
+    public var gradientReducer: any GradientReducer = SingleProcessReducer()
 
     public init(configuration c: ModelConfiguration, seed: UInt64) {
         configuration = c
@@ -80,19 +81,21 @@ public final class CycleGANModel: ModelRecipe {
         lossG.backward(accumulatingInto: optimizerG.parameters)
         phases?.begin("Adam G")
         try requireFiniteGradients(optimizerG.parameters, "the generators")
+        try gradientReducer.reduceGradients(optimizerG.parameters)
         optimizerG.step()
 
         // Discriminators, on pooled detached fakes made before the generator update.
         phases?.begin("D forward ×4 (real, pooled fake)")
         optimizerD.zeroGradients()
-        let lossDA = lsganDiscriminatorLoss(discriminatorA, real: realB, fake: poolB.query(fakeB.detached()))
-        let lossDB = lsganDiscriminatorLoss(discriminatorB, real: realA, fake: poolA.query(fakeA.detached()))
+        let lossDA = lsganDiscriminatorLoss(discriminatorA, real: realB, fake: try gradientReducer.pooled(poolB, fakeB.detached()))
+        let lossDB = lsganDiscriminatorLoss(discriminatorB, real: realA, fake: try gradientReducer.pooled(poolA, fakeA.detached()))
         try requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
         phases?.begin("D backward ×2")
         lossDA.backward(accumulatingInto: optimizerD.parameters)
         lossDB.backward(accumulatingInto: optimizerD.parameters)
         phases?.begin("Adam D")
         try requireFiniteGradients(optimizerD.parameters, "the discriminators")
+        try gradientReducer.reduceGradients(optimizerD.parameters)
         optimizerD.step()
         phases?.begin("report, releasing the step's graph")
 

@@ -23,6 +23,9 @@ public protocol ModelRecipe: AnyObject {
     var pools: [(name: String, pool: ImagePool)] { get }
     /// Stream for noise masks and pool decisions (saved in checkpoints).
     var generator: RandomGenerator { get set }
+    /// Combines each step with the other replicas of a data-parallel run (`GradientReducer`);
+    /// `SingleProcessReducer` (the identity) unless the trainer runs under MPI.
+    var gradientReducer: any GradientReducer { get set }
 
     /// The names the step reports and what to show of them.
     var declaration: StepDeclaration { get }

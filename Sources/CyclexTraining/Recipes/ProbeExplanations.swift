@@ -29,10 +29,12 @@ extension XAICycleGANModel: ProbeExplaining {
         let maskA = generators.inferenceMask(like: probesA), maskB = generators.inferenceMask(like: probesB)
         precondition(probesA.shape.dropFirst() == probesB.shape.dropFirst(), "probe batches of both domains share C, H, W")
         var scratch = StepReport()
-        let (maskAugA, maskAugB) = augmentedMasks(realA: probesA, realB: probesB, maskA: maskA, maskB: maskB, into: &scratch)
+        let (maskAugA, maskAugB) = augmentedMasks(realA: probesA, realB: probesB, maskA: maskA, maskB: maskB, into: &scratch,
+                                                    averaging: { $0 })
         let (fakeB, fakeA) = withoutGradient { (generatorAB(probesA, mask: maskAugA), generatorBA(probesB, mask: maskAugB)) }
         let maps = explainCurrentDiscriminators(realA: probesA, realB: probesB, fakeA: fakeA, fakeB: fakeB,
-                                                maskAugA: maskAugA, maskAugB: maskAugB, into: &scratch)
+                                                maskAugA: maskAugA, maskAugB: maskAugB, into: &scratch,
+                                                averaging: { $0 })
         var images: [String: Tensor] = ["real_A": Self.rgb(probesA), "fake_B": Self.rgb(fakeB),
                                         "real_B": Self.rgb(probesB), "fake_A": Self.rgb(fakeA)]
         for (domain, source, map, maskAug) in [("B", "A", maps.forAB, maskAugA), ("A", "B", maps.forBA, maskAugB)] {

@@ -28,6 +28,7 @@ public final class XAICycleGANModel: ModelRecipe {
     /// With `false` the step skips every saliency map: no input-mask augmentation, plain tanh
     /// gradients (an ablation, and the baseline for measuring the explanations' cost).
     public var usesExplanations = true
+    public var gradientReducer: any GradientReducer = SingleProcessReducer()
     /// Where each generator's explanation rule is attached during the generator backward pass.
     private let ruleAB = GradientRuleSlot(), ruleBA = GradientRuleSlot()
 
@@ -82,13 +83,17 @@ public final class XAICycleGANModel: ModelRecipe {
         .decayAfter(decayStart: epochs - decayEpochs, totalEpochs: epochs)
     }
 
-    /// A fresh noise mask N(1, σ²) shaped like `images`.
+    /// A fresh noise mask N(1, σ²) shaped like `images`. In a data-parallel run every replica draws
+    /// the global batch's mask and keeps its rows (`GradientReducer.localRows`), so the stream stays
+    /// replicated and each sample gets the mask one process would give it.
     public func noiseMask(like images: Tensor) -> Tensor {
-        Tensor(randomNormal: images.shape, mean: 1, standardDeviation: configuration.maskStandardDeviation, using: &generator)
+        gradientReducer.localRows(ofGlobalDraw: images.shape) { shape in
+            Tensor(randomNormal: shape, mean: 1, standardDeviation: configuration.maskStandardDeviation, using: &generator)
+        }
     }
 
     /// λ(x) with the configured γ.
-    func lambda(_ x: Tensor) -> Float { Explanation.lambda(x.item, gamma: configuration.gamma) }
+    func lambda(_ x: Float) -> Float { Explanation.lambda(x, gamma: configuration.gamma) }
 
     public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
         try trainStep(realA: realA, realB: realB, maskA: noiseMask(like: realA), maskB: noiseMask(like: realB))
@@ -100,15 +105,16 @@ public final class XAICycleGANModel: ModelRecipe {
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         var report = StepReport()
         let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
-            : augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report)
+            : try augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report,
+                                 averaging: gradientReducer.averaged)
         report.keep("M_A_aug", maskAugA); report.keep("M_B_aug", maskAugB)
 
         let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB)
         let losses = generatorLosses(pass, realA: realA, realB: realB)
         try requireFinite(losses.total.item, "the generator loss")
-        let maps = !usesExplanations ? nil : explainCurrentDiscriminators(
+        let maps = !usesExplanations ? nil : try explainCurrentDiscriminators(
             realA: realA, realB: realB, fakeA: pass.fakeA, fakeB: pass.fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
-            into: &report)
+            into: &report, averaging: gradientReducer.averaged)
         try updateGenerators(losses.total, maps: maps)
 
         let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
@@ -126,20 +132,24 @@ public final class XAICycleGANModel: ModelRecipe {
     /// Pass 1, no gradient: each generator's output under the drawn mask is judged by the other
     /// domain's mask discriminator; that discriminator's saliency, weighted by λ of its loss, is
     /// added to the mask (`docs/explanations.md#input-mask-augmentation`). Returns M_A', M_B'.
+    /// `averaging` turns the local λ inputs (losses, means over this batch) into the global
+    /// batch's (`GradientReducer.averaged` in training; the identity for the probes).
     func augmentedMasks(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor,
-                        into report: inout StepReport) -> (Tensor, Tensor) {
+                        into report: inout StepReport,
+                        averaging: ([Float]) throws -> [Float]) rethrows -> (Tensor, Tensor) {
         let (dmA, dmB) = (maskDiscriminatorA, maskDiscriminatorB)
-        return withoutGradient { () -> (Tensor, Tensor) in
+        return try withoutGradient { () throws -> (Tensor, Tensor) in
             let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
             let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fake: yB * maskA)
             let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fake: yA * maskB)
-            let (lambdaB, lambdaA) = (lambda(lossDmB), lambda(lossDmA))
+            let losses = try averaging([lossDmB.item, lossDmA.item])
+            let (lambdaB, lambdaA) = (lambda(losses[0]), lambda(losses[1]))
             report.keep("pass1.y_B", yB); report.keep("pass1.y_A", yA)
             report.keep("pass1.saliency_Dm_B", inputSaliencyB); report.keep("pass1.saliency_Dm_A", inputSaliencyA)
             report.keep("pass1.patch_map_Dm_B", mapB); report.keep("pass1.patch_map_Dm_A", mapA)
-            report.diagnostics += [("pass1.loss_Dm_B", lossDmB.item), ("pass1.loss_Dm_A", lossDmA.item),
+            report.diagnostics += [("pass1.loss_Dm_B", losses[0]), ("pass1.loss_Dm_A", losses[1]),
                                    ("pass1.lambda_B", lambdaB), ("pass1.lambda_A", lambdaA),
                                    ("pass1.argmax_Dm_B", Float(argB[0])), ("pass1.argmax_Dm_A", Float(argA[0]))]
             return (maskA + inputSaliencyB * lambdaB, maskB + inputSaliencyA * lambdaA)
@@ -213,6 +223,7 @@ public final class XAICycleGANModel: ModelRecipe {
             }
         }
         try requireFiniteGradients(optimizerG.parameters, "the generators")
+        try gradientReducer.reduceGradients(optimizerG.parameters)
         optimizerG.step()
     }
 
@@ -223,13 +234,14 @@ public final class XAICycleGANModel: ModelRecipe {
                               pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
         let r = configuration.maskAdversarialRatio
         optimizer.zeroGradients()
-        let pooled = pool.query(fake.detached())
-        let pooledMasked = maskedPool.query(withoutGradient { fake * fakeMask })
+        let pooled = try gradientReducer.pooled(pool, fake.detached())
+        let pooledMasked = try gradientReducer.pooled(maskedPool, withoutGradient { fake * fakeMask })
         let loss = lsganDiscriminatorLoss(d, real: real, fake: pooled) * (1 - r)
             + lsganDiscriminatorLoss(dm, real: real * realMask, fake: pooledMasked) * r
         try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
         loss.backward(accumulatingInto: optimizer.parameters)
         try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
+        try gradientReducer.reduceGradients(optimizer.parameters)
         optimizer.step()
         return loss
     }
@@ -247,8 +259,8 @@ public final class XAICycleGANModel: ModelRecipe {
     /// λ values and the maps themselves are also recorded in `report` for tests and the log.
     func explainCurrentDiscriminators(
         realA: Tensor, realB: Tensor, fakeA: Tensor, fakeB: Tensor, maskAugA: Tensor, maskAugB: Tensor,
-        into report: inout StepReport
-    ) -> ExplanationMaps {
+        into report: inout StepReport, averaging: ([Float]) throws -> [Float]
+    ) rethrows -> ExplanationMaps {
         let c = configuration
         let r = c.maskAdversarialRatio
         let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
@@ -264,7 +276,10 @@ public final class XAICycleGANModel: ModelRecipe {
              lsganDiscriminatorLoss(dA, real: realA, fake: fakeA) * (1 - r),
              lsganDiscriminatorLoss(dmA, real: realA * maskAugA, fake: maskedFakeA) * r)
         }
-        let (lDB, lDmB, lDA, lDmA) = (lambda(xDB), lambda(xDmB), lambda(xDA), lambda(xDmA))
+        // Means over the global batch in a data-parallel run (`averaging`), so λ is one number per
+        // discriminator for the whole batch, as in one process.
+        let x = try averaging([xDB.item, xDmB.item, xDA.item, xDmA.item])
+        let (lDB, lDmB, lDA, lDmA) = (lambda(x[0]), lambda(x[1]), lambda(x[2]), lambda(x[3]))
         func explanation(_ s: Tensor, _ sm: Tensor, _ l: Float, _ lm: Float) -> Tensor {
             Explanation.xaiCycleGANMap(saliency: s, maskSaliency: sm, lambda: l, maskLambda: lm, maskShare: r)
         }
@@ -272,7 +287,7 @@ public final class XAICycleGANModel: ModelRecipe {
         let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
         let mapA = explanation(saliencyDA, saliencyDmA, sameDomain ? lDA : lDB, sameDomain ? lDmA : lDmB)
         report.diagnostics += [
-            ("x_D_B", xDB.item), ("x_Dm_B", xDmB.item), ("x_D_A", xDA.item), ("x_Dm_A", xDmA.item),
+            ("x_D_B", x[0]), ("x_Dm_B", x[1]), ("x_D_A", x[2]), ("x_Dm_A", x[3]),
             ("lambda_D_B", lDB), ("lambda_Dm_B", lDmB), ("lambda_D_A", lDA), ("lambda_Dm_A", lDmA),
             ("argmax_D_B", Float(argDB[0])), ("argmax_Dm_B", Float(argDmB[0])),
             ("argmax_D_A", Float(argDA[0])), ("argmax_Dm_A", Float(argDmA[0])),
