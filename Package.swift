@@ -46,10 +46,13 @@ let package = Package(
         .target(
             name: "CyclexTraining", dependencies: ["CyclexInference", "CyclexMetrics"],
             swiftSettings: cpuSwift + fastInDebug),
+        // Data-parallel training over MPI; libmpi is opened at run time (dlopen), so nothing here
+        // needs MPI to build (docs/distributed.md).
+        .target(name: "CyclexDistributed", dependencies: ["CyclexTraining"], swiftSettings: cpuSwift + fastInDebug),
         .executableTarget(
             name: "cyclex",
             dependencies: [
-                "CyclexInference", "CyclexMetrics", "CyclexTraining",
+                "CyclexDistributed", "CyclexInference", "CyclexMetrics", "CyclexTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuSwift),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CyclexDistributed
 import CyclexImaging
 import CyclexInference
 import CyclexTraining
@@ -52,6 +53,11 @@ struct Train: ParsableCommand {
     @Flag(help: "Also flip vertically at random (xAI-CycleGAN's augmentation).")
     var verticalFlip = false
 
+    @Flag(help: ArgumentHelp(
+        "Data-parallel training over MPI: start one cyclex per rank with mpirun or srun (Open MPI).",
+        discussion: "Each rank trains on its share of every global batch of ranks x --batch-size images; rank 0 writes the run. See docs/distributed.md."))
+    var mpi = false
+
     func validate() throws {
         let b = FlagBounds.self
         try UsageError.require(size >= 8 && size <= b.maxTrainingSize && size % 8 == 0,
@@ -67,6 +73,13 @@ struct Train: ParsableCommand {
                                    "--eval-every '\(evalEvery)': use a positive number of steps (500) or epochs (2e)")
         }
         try UsageError.require(gamma.isFinite && gamma > 0 && gamma <= 100, "--gamma \(gamma): must be a number in (0, 100]")
+        try UsageError.require(!(mpi && preprocess == .none),
+                               "--preprocess none: with --mpi every image must have the training size (the ranks exchange "
+                                   + "generated images for the image pools); use resize_and_crop, resize or crop")
+        if !mpi, let ranks = launcherRanks, ranks > 1 {
+            throw UsageError("started as one of \(ranks) MPI ranks but without --mpi: every rank would train the same run "
+                             + "on its own; add --mpi (see docs/distributed.md) or start one process")
+        }
         try UsageError.require(!(preprocess == .none && model == .xaiCycleGAN),
                                "--preprocess none: xai-cyclegan needs image sides that are multiples of 8, which 'none' "
                                    + "does not guarantee; use resize_and_crop, resize or crop")
@@ -83,7 +96,12 @@ struct Train: ParsableCommand {
         options.evaluateEvery = evalEvery.flatMap(EvaluationInterval.init)
 
         installInterruptHandler()
+        let group = mpi ? try reportingErrors { try MPIReplicaGroup() } : nil
         let trainer = Trainer(options: options)
+        if let group {
+            trainer.replicas = group
+            if group.rank != 0 { trainer.note = { _ in } }
+        }
         trainer.note("cyclex train (* = not the default):\n" + options.summaryLines.joined(separator: "\n"))
         if options.evaluateEvery != nil {
             let (kid, problem) = TrainingKID.make()
@@ -93,7 +111,30 @@ struct Train: ParsableCommand {
                 trainer.note("--eval-every: paired scores only, no KID/FID (\(problem ?? "no Inception weights"))")
             }
         }
-        try finishTraining { try trainer.run(restart: common.restart) }
+        guard let group else { return try finishTraining { try trainer.run(restart: common.restart) } }
+        let summary: TrainingSummary
+        do {
+            summary = try trainer.run(restart: common.restart)
+        } catch {
+            // One rank's error ends every rank: the others would wait in a collective forever.
+            let prefix = group.rank == 0 ? "Error: " : "Error (rank \(group.rank)): "
+            FileHandle.standardError.write(Data((prefix + error.localizedDescription + "\n").utf8))
+            group.abort(1)
+        }
+        trainer.note(group.statisticsLine)
+        group.finalize()
+        if group.rank == 0 {
+            try finishTraining { summary }
+        } else if summary.ending == .interrupted {
+            throw ExitCode(128 + max(Interruption.signal.load(ordering: .relaxed), SIGINT))
+        }
+    }
+
+    /// The number of ranks when an MPI launcher (Open MPI's mpirun, or a PMI launcher such as
+    /// srun or MPICH's) started this process; nil otherwise.
+    var launcherRanks: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"]).flatMap { Int($0) }
     }
 }
 

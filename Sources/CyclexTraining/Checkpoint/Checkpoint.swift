@@ -15,6 +15,12 @@ public struct TrainingProgress: Codable, Equatable, Sendable {
     public var planGeneratorState: [UInt64]
     public var totalEpochs: Int
     public var decayEpochs: Int
+    /// Data-parallel runs only (nil in one process, and then not written): the number of replicas
+    /// (MPI ranks) the run was trained with; a resume must use the same (`docs/distributed.md`).
+    public var replicas: Int?
+    /// Data-parallel runs only: plan items of `epoch` each replica's loader has consumed, by rank
+    /// (`itemsConsumed` is their sum).
+    public var replicaItemsConsumed: [Int]?
 
     public init(epoch: Int = 1, itemsConsumed: Int = 0, globalStep: Int = 0, planGeneratorState: [UInt64],
                 totalEpochs: Int, decayEpochs: Int) {
@@ -35,6 +41,11 @@ public enum Checkpoint {
     /// Writes atomically (temporary file, fsync, rename). Identical states give identical bytes
     /// (sorted JSON keys, tensors in a fixed order).
     public static func save(_ model: any ModelRecipe, progress: TrainingProgress?, to url: URL) throws {
+        try AtomicFile.write(try encoded(model, progress: progress), to: url)
+    }
+
+    /// The bytes `save` writes (also what rank 0 of a data-parallel run broadcasts to the others).
+    public static func encoded(_ model: any ModelRecipe, progress: TrainingProgress?) throws -> Data {
         var writer = CheckpointFormat.writer(for: model.configuration)
         if let progress {
             let encoder = JSONEncoder()
@@ -61,7 +72,7 @@ public enum Checkpoint {
             writer.add("pool.\(name).rng", int64s: pool.generator.state.map { Int64(bitPattern: $0) }, shape: [4])
         }
         writer.add("rng.model", int64s: model.generator.state.map { Int64(bitPattern: $0) }, shape: [4])
-        try writer.write(to: url)
+        return try writer.encoded()
     }
 
     /// Reads a checkpoint: the model with all its training state, and the progress when saved.
@@ -72,7 +83,11 @@ public enum Checkpoint {
     /// step counts, pool images (count, channels), random-stream states and the progress record.
     /// Errors name the file and the tensor. A model is returned only when all of it fits.
     public static func load(_ url: URL) throws -> (model: any ModelRecipe, progress: TrainingProgress?) {
-        let file = try CheckpointFormat.open(url)
+        try load(CheckpointFormat.open(url))
+    }
+
+    /// `load` of a checkpoint already opened (or received as bytes, `SafeTensorsFile(data:path:)`).
+    public static func load(_ file: SafeTensorsFile) throws -> (model: any ModelRecipe, progress: TrainingProgress?) {
         let configuration = try CheckpointFormat.configuration(of: file)
         try CheckpointFormat.requireWeights(configuration.minimumGeneratorWeights,
                                             under: GeneratorCheckpoint.generatorPrefixes(configuration.kind), in: file)
@@ -191,6 +206,14 @@ public enum Checkpoint {
         }
         guard p.planGeneratorState.count == 4, p.planGeneratorState.contains(where: { $0 != 0 }) else {
             throw fail("planGeneratorState must be 4 words, not all zero")
+        }
+        if let replicas = p.replicas {
+            guard (2...1_000_000).contains(replicas) else { throw fail("replicas \(replicas) out of range") }
+            guard let consumed = p.replicaItemsConsumed, consumed.count == replicas, consumed.allSatisfy({ $0 >= 0 }) else {
+                throw fail("replicaItemsConsumed must hold one non-negative count per replica (\(replicas))")
+            }
+        } else if p.replicaItemsConsumed != nil {
+            throw fail("replicaItemsConsumed without replicas")
         }
         return p
     }

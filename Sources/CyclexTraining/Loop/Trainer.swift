@@ -53,6 +53,14 @@ public final class Trainer {
     public var note: (String) -> Void
     /// KID/FID (or other distribution scores) for `--eval-every`; paired scores only when nil.
     public var distributionScorer: HeldOutEvaluation.DistributionScorer?
+    /// The replicas of a data-parallel run (`docs/distributed.md`); nil for one process. Replica 0
+    /// alone writes (checkpoints, log, samples, options, progress); all replicas read the data.
+    public var replicas: (any ReplicaGroup)?
+    /// Steps between two comparisons of the replicas' checksums (also compared at every checkpoint).
+    public var replicaCheckEvery = 100
+
+    /// Whether this process writes the run's files (always, unless it is a replica other than 0).
+    public var isWriter: Bool { (replicas?.rank ?? 0) == 0 }
 
     public init(options: TrainingOptions, display: ProgressDisplay = ProgressDisplay()) {
         self.options = options
@@ -70,14 +78,15 @@ public final class Trainer {
         let schedule: LearningRateSchedule
         let preprocessing: Preprocessing
         let probesA: Tensor, probesB: Tensor
-        let log: TrainingLog
+        /// The run's log; nil on replicas other than 0 (they write nothing).
+        let log: TrainingLog?
         /// `--eval-every`: held-out scoring and `best.safetensors` (nil when not asked for).
         var evaluation: BestCheckpointKeeper?
         let stepsPerEpoch: Int
         let startTime = Date()
 
         init(model: any ModelRecipe, progress: TrainingProgress, dataset: UnpairedDataset, schedule: LearningRateSchedule,
-             preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog) {
+             preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog?) {
             self.model = model; self.progress = progress; self.dataset = dataset; self.schedule = schedule
             self.preprocessing = preprocessing; (probesA, probesB) = probes; self.log = log
             stepsPerEpoch = dataset.stepsPerEpoch(policy: model.epochPolicy)
@@ -101,6 +110,7 @@ public final class Trainer {
     /// is locked for the duration (see `RunDirectory`), and removed again when this session
     /// created it and fails before writing a checkpoint.
     public func run(restart: Bool = false) throws -> TrainingSummary {
+        guard isWriter else { return try train(restart: restart) }
         let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
         if !run.removedLeftovers.isEmpty {
             note("removed \(run.removedLeftovers.count) temporary file(s) of interrupted writes: "
@@ -118,10 +128,10 @@ public final class Trainer {
         let state = try resume(restart: restart)
         while state.progress.epoch <= options.epochs {
             var epoch = plan(state)
-            while let batch = epoch.loader.next() {
+            while let batch = try nextBatch(&epoch, state) {
                 let report = try step(batch, state, &epoch)
                 try self.report(report, state, epoch)
-                if let ending = stopReason(state) { return try finish(ending, state) }
+                if let ending = try stopReason(state) { return try finish(ending, state) }
             }
             try endEpoch(state, epoch)
         }
@@ -139,9 +149,13 @@ public final class Trainer {
         let configuration = options.configuration
         let decayEpochs = options.decayEpochs ?? options.epochs / 2
 
-        let model: any ModelRecipe
+        var model: any ModelRecipe
         var progress: TrainingProgress
-        if !restart, FileManager.default.fileExists(atPath: latestCheckpoint.path) {
+        if !isWriter {
+            // Filled from replica 0's broadcast below.
+            model = makeModel(configuration, seed: options.seed)
+            progress = TrainingProgress(planGeneratorState: [1, 0, 0, 0], totalEpochs: options.epochs, decayEpochs: decayEpochs)
+        } else if !restart, FileManager.default.fileExists(atPath: latestCheckpoint.path) {
             let loaded = try Checkpoint.load(latestCheckpoint)
             guard loaded.model.configuration == configuration else {
                 throw TrainingError.incompatibleRun(directory: runDirectory.path, reason: "model configuration differs")
@@ -158,16 +172,33 @@ public final class Trainer {
                                                            totalEpochs: options.epochs, decayEpochs: decayEpochs)
             progress.totalEpochs = options.epochs
             progress.decayEpochs = decayEpochs
+            let (trained, now) = (progress.replicas ?? 1, replicas?.size ?? 1)
+            guard trained == now else {
+                throw TrainingError.incompatibleRun(
+                    directory: runDirectory.path,
+                    reason: "it was trained with \(trained) replica(s) (MPI ranks) × batch \(options.batchSize), a global batch "
+                        + "of \(trained * options.batchSize) images; this launch has \(now), which would change the global batch "
+                        + "and each replica's place in the epoch: relaunch it with \(trained) rank(s)")
+            }
             note("resuming \(runDirectory.path) at epoch \(progress.epoch), step \(progress.globalStep)")
         } else {
             model = makeModel(configuration, seed: options.seed)
             var planSeed = RandomGenerator(seed: options.seed ^ 0x5EED_DA7A)
             progress = TrainingProgress(planGeneratorState: planSeed.split().state, totalEpochs: options.epochs,
                                         decayEpochs: decayEpochs)
+            if let replicas, replicas.size > 1 {
+                progress.replicas = replicas.size
+                progress.replicaItemsConsumed = Array(repeating: 0, count: replicas.size)
+            }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(options), to: runDirectory.appendingPathComponent("options.json"))
+        if isWriter {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(options), to: runDirectory.appendingPathComponent("options.json"))
+        }
+        if let replicas {
+            (model, progress) = try startReplicas(replicas, model: model, progress: progress, dataset: dataset)
+        }
 
         let preprocessing = Preprocessing(
             mode: options.preprocessing, size: options.size, filter: model.resizeFilter,
@@ -177,8 +208,9 @@ public final class Trainer {
             model: model, progress: progress, dataset: dataset,
             schedule: model.schedule(epochs: options.epochs, decayEpochs: decayEpochs),
             preprocessing: preprocessing, probes: try probes(dataset: dataset),
-            log: try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"), keepingStepsThrough: progress.globalStep))
-        if options.evaluateEvery != nil {
+            log: isWriter ? try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"),
+                                            keepingStepsThrough: progress.globalStep) : nil)
+        if options.evaluateEvery != nil, isWriter {
             let heldOut = try HeldOutEvaluation(dataRoot: URL(fileURLWithPath: options.dataRoot), size: options.size,
                                                 channels: configuration.channels)
             heldOut.distributionScorer = distributionScorer
@@ -197,9 +229,9 @@ public final class Trainer {
         planGenerator.state = state.progress.planGeneratorState
         let plan = state.dataset.epochPlan(policy: state.model.epochPolicy, using: &planGenerator)
         let loader = UnpairedLoader(
-            dataset: state.dataset, plan: plan, preprocessing: state.preprocessing, batchSize: options.batchSize,
-            workers: options.decodeWorkers)
-        loader.skip(state.progress.itemsConsumed)
+            dataset: state.dataset, plan: replicas.map { replicaShare(of: plan, $0) } ?? plan,
+            preprocessing: state.preprocessing, batchSize: options.batchSize, workers: options.decodeWorkers)
+        loader.skip(replicas.map { state.progress.replicaItemsConsumed?[$0.rank] ?? 0 } ?? state.progress.itemsConsumed)
         return EpochRun(planCount: plan.count, loader: loader, planGeneratorAfter: planGenerator)
     }
 
@@ -219,21 +251,25 @@ public final class Trainer {
                     ? latestCheckpoint.path : "(none yet)")
         }
         state.progress.globalStep += 1
-        state.progress.itemsConsumed = epoch.loader.itemsConsumed
         epoch.steps += 1
-        return report
+        guard let replicas else {
+            state.progress.itemsConsumed = epoch.loader.itemsConsumed
+            return report
+        }
+        return try replicatedStepEnd(report, replicas, state)
     }
 
     // MARK: - Report
 
     /// Logs the declared values, updates the progress line and writes a sample grid when due.
     func report(_ report: StepReport, _ state: RunState, _ epoch: EpochRun) throws {
+        guard isWriter, let log = state.log else { return }
         let declaration = state.model.declaration
         let progress = state.progress
         let values = declaration.loggedNames.compactMap { name in
             (report[loss: name] ?? report[diagnostic: name]).map { (name: name, value: $0) }
         }
-        try state.log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
+        try log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
                              learningRate: state.learningRate)
         let elapsed = Date().timeIntervalSince(epoch.start)
         let rate = Double(epoch.steps * options.batchSize) / max(elapsed, 1e-9)
@@ -259,12 +295,19 @@ public final class Trainer {
             try writeSamples(state, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
         }
         if let evaluation = state.evaluation, options.evaluateEvery?.isDue(afterStep: progress.globalStep) == true {
-            note(try evaluation.evaluate(state.model, progress: progress, log: state.log))
+            note(try evaluation.evaluate(state.model, progress: progress, log: log))
         }
     }
 
     /// Why the run stops after this step, if it does: Ctrl-C, `--max-steps` or `--time-limit`.
-    func stopReason(_ state: RunState) -> TrainingSummary.Ending? {
+    func stopReason(_ state: RunState) throws -> TrainingSummary.Ending? {
+        let local = localStopReason(state)
+        guard let replicas else { return local }
+        return try agreedStopReason(local, replicas)
+    }
+
+    /// This process's reason to stop after the step, before the replicas agree.
+    func localStopReason(_ state: RunState) -> TrainingSummary.Ending? {
         if Interruption.requested.load(ordering: .relaxed) { return .interrupted }
         if let maxSteps = options.maxSteps, state.progress.globalStep >= maxSteps { return .stepLimit }
         if let limit = options.timeLimit, Date().timeIntervalSince(state.startTime) >= limit { return .timeLimit }
@@ -277,7 +320,12 @@ public final class Trainer {
         state.progress.epoch += 1
         state.progress.itemsConsumed = 0
         state.progress.planGeneratorState = epoch.planGeneratorAfter.state
+        if let replicas {
+            state.progress.replicaItemsConsumed = Array(repeating: 0, count: replicas.size)
+            try verifyReplicas(state, replicas)
+        }
         let finished = state.progress.epoch - 1
+        guard isWriter, let log = state.log else { return }
         // The epoch's grid and snapshot before `latest`: a kill before `latest` moves on
         // resumes inside this epoch and writes them again.
         try writeSamples(state, name: String(format: "epoch%03d.png", finished))
@@ -287,14 +335,15 @@ public final class Trainer {
         }
         try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
         if let evaluation = state.evaluation, options.evaluateEvery?.isDue(afterEpoch: finished) == true {
-            note(try evaluation.evaluate(state.model, progress: state.progress, log: state.log))
+            note(try evaluation.evaluate(state.model, progress: state.progress, log: log))
         }
-        let summary = epochSummary(finished, state)
+        let summary = epochSummary(finished, state, log)
         note(summary + (epoch.loader.skippedFiles.summary.isEmpty ? "" : "; " + epoch.loader.skippedFiles.summary))
     }
 
     func finish(_ ending: TrainingSummary.Ending, _ state: RunState) throws -> TrainingSummary {
-        try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint)
+        if let replicas { try verifyReplicas(state, replicas) }
+        if isWriter { try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint) }
         let progress = state.progress
         note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(progress.epoch, options.epochs)), "
              + "step \(progress.globalStep); checkpoint \(latestCheckpoint.path)")
@@ -317,8 +366,8 @@ public final class Trainer {
     }
 
     /// "epoch N done: " and the epoch's means of the declared summary values.
-    func epochSummary(_ epoch: Int, _ state: RunState) -> String {
-        let means = state.log.epochMeans(epoch, of: state.model.declaration.summaryNames)
+    func epochSummary(_ epoch: Int, _ state: RunState, _ log: TrainingLog) -> String {
+        let means = log.epochMeans(epoch, of: state.model.declaration.summaryNames)
         return "epoch \(epoch) done: " + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
     }
 
