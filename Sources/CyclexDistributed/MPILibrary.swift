@@ -20,6 +20,7 @@ final class MPILibrary {
     typealias Bcast = @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle) -> Int32
     typealias Abort = @convention(c) (Handle, Int32) -> Int32
     typealias Finalize = @convention(c) () -> Int32
+    typealias Barrier = @convention(c) (Handle) -> Int32
     typealias ErrorString = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int32>?) -> Int32
 
     /// `MPI_THREAD_FUNNELED`: only the thread that initialised MPI calls it (the training loop's).
@@ -31,7 +32,7 @@ final class MPILibrary {
     let commWorld: Handle, float: Handle, uint64: Handle, byte: Handle, sum: Handle
     let initThread: InitThread, commRank: CommQuery, commSize: CommQuery
     let allreduce: Allreduce, allgather: Allgather, allgatherv: Allgatherv, bcast: Bcast
-    let abort: Abort, finalize: Finalize, errorString: ErrorString
+    let abort: Abort, finalize: Finalize, errorString: ErrorString, barrier: Barrier
 
     /// Opens `CYCLEX_MPI_LIBRARY` when set, else `libmpi.so.40`, else `libmpi.so`.
     init() throws {
@@ -77,6 +78,7 @@ final class MPILibrary {
         abort = try function("MPI_Abort", Abort.self)
         finalize = try function("MPI_Finalize", Finalize.self)
         errorString = try function("MPI_Error_string", ErrorString.self)
+        barrier = try function("MPI_Barrier", Barrier.self)
     }
 
     /// Throws unless `code` is `MPI_SUCCESS` (0). With MPI's default error handler a failed call

@@ -9,6 +9,8 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
     public let rank: Int
     public let size: Int
     public private(set) var share: BatchShare?
+    /// Every rank's sample count in the current step (from `beginStep`).
+    private var stepSamples: [Int] = []
     /// The fused gradient buffer, reused by every optimiser's reduction (grown as needed).
     private var fused: [Float] = []
     /// Counters for the scaling measurements (`docs/distributed.md#measurements`).
@@ -19,9 +21,15 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
         public var steps = 0
         /// `MPI_Allreduce` calls on gradient buffers, their bytes and wall time in seconds.
         public var gradientCalls = 0, gradientBytes = 0, gradientSeconds = 0.0
-        /// All other collectives (counts, λ statistics, pools, checksums, the start).
+        /// With `CYCLEX_MPI_PROFILE=1`: seconds spent in an `MPI_Barrier` before each gradient
+        /// reduction, i.e. waiting for the slowest rank, so that `gradientSeconds` is the transfer alone.
+        public var gradientWaitSeconds = 0.0
+        /// All other collectives per step (counts, λ statistics and losses, pools, checksums).
         public var otherCalls = 0, otherBytes = 0, otherSeconds = 0.0
     }
+
+    /// `CYCLEX_MPI_PROFILE=1`: split the time of each gradient reduction into waiting and transfer.
+    let profiles = ProcessInfo.processInfo.environment["CYCLEX_MPI_PROFILE"] == "1"
 
     /// Loads libmpi, initialises MPI and reads this process's rank and the number of ranks.
     public init() throws {
@@ -87,6 +95,11 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
                 for i in 0..<g.count { base[offset + i] = source[i] * weight }
                 offset += g.count
             }
+            if profiles {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try mpi.check(mpi.barrier(mpi.commWorld), "MPI_Barrier")
+                statistics.gradientWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }
             try timed(total * 4, gradient: true) { try sumInPlace(base, count: total) }
             offset = 0
             for g in gradients {
@@ -113,8 +126,10 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
                 "the ranks' images differ in size (\(sizes.map(String.init).joined(separator: ", ")) values per image); "
                     + "with --mpi use a --preprocess that gives every image the training size")
         }
-        guard let share else { return batch }
-        let counts = try allGather(UInt64(rows)).map { Int32($0) * Int32(perRow) }
+        guard let share, stepSamples.count == size, stepSamples[rank] == rows else {
+            throw ReplicaError.inconsistent("gathered a batch of \(rows) rows outside a step's share")
+        }
+        let counts = stepSamples.map { Int32($0 * perRow) }
         var displacements: [Int32] = [0]
         for c in counts.dropLast() { displacements.append(displacements.last! + c) }
         let out = Tensor(uninitializedShape: [share.total] + batch.shape.dropFirst())
@@ -136,6 +151,7 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
         let shares = (0..<size).map { (samples: Int(all[2 * $0]), itemsConsumed: Int(all[2 * $0 + 1])) }
         if shares.allSatisfy({ $0.samples > 0 }) {
             statistics.steps += 1
+            stepSamples = shares.map(\.samples)
             let offset = shares[..<rank].reduce(0) { $0 + $1.samples }
             share = BatchShare(offset: offset, count: samples, total: shares.reduce(0) { $0 + $1.samples })
         }
@@ -146,15 +162,14 @@ public final class MPIReplicaGroup: ReplicaGroup, GradientReducer {
         var count = UInt64(data.count)
         try mpi.check(mpi.bcast(&count, 1, mpi.uint64, 0, mpi.commWorld), "MPI_Bcast")
         var bytes = rank == 0 ? [UInt8](data) : [UInt8](repeating: 0, count: Int(count))
-        try timed(bytes.count, gradient: false) {
-            try bytes.withUnsafeMutableBytes { raw in
+        // Once per launch (the start), so not counted in the per-step statistics.
+        try bytes.withUnsafeMutableBytes { raw in
                 var offset = 0
                 while offset < raw.count {
                     let piece = min(raw.count - offset, Int(Int32.max))
                     try mpi.check(mpi.bcast(raw.baseAddress! + offset, Int32(piece), mpi.byte, 0, mpi.commWorld), "MPI_Bcast")
                     offset += piece
                 }
-            }
         }
         return Data(bytes)
     }
@@ -178,5 +193,6 @@ extension MPIReplicaGroup {
                       s.steps, s.gradientCalls, Double(s.gradientBytes) / 1e6 / Double(steps),
                       s.gradientSeconds * 1e3 / Double(steps), s.otherCalls, Double(s.otherBytes) / 1e6 / Double(steps),
                       s.otherSeconds * 1e3 / Double(steps))
+            + (profiles ? String(format: "; waiting for the slowest rank before them %.2f ms per step", s.gradientWaitSeconds * 1e3 / Double(steps)) : "")
     }
 }

@@ -150,4 +150,60 @@ struct DistributedTrainingTests {
         let b = try Data(contentsOf: runs.appendingPathComponent("split/latest.safetensors"))
         #expect(a == b, "the resumed run's checkpoint differs from the uninterrupted run's")
     }
+
+    @Test("a killed rank ends the whole run, the last checkpoint stays valid and the same command resumes")
+    func killedRankStopsTheRun() throws {
+        guard let mpirun = Self.mpirun() else {
+            Issue.record("mpirun not found on PATH: install Open MPI (apt-get install openmpi-bin libopenmpi-dev, as .ci/run does)")
+            return
+        }
+        let root = try TrainerTests().makeDataset(count: 4)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("runs/kill")
+        // Endless (1000 epochs); the epoch ends every 2 steps, each writing latest.safetensors.
+        let arguments = ["train", root.appendingPathComponent("data").path, "--preset", "tiny", "--size", "32",
+                         "--epochs", "1000", "--sample-every", "0", "--snapshot-every", "0",
+                         "--output", root.appendingPathComponent("runs").path, "--name", "kill", "--mpi"]
+        let process = Process()
+        process.executableURL = mpirun
+        process.arguments = ["--oversubscribe", "-np", "2", cyclexExecutable().path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
+             "OMPI_MCA_btl": "self,vader"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let log = run.appendingPathComponent("log.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        func loggedSteps() -> Int { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        while Date() < deadline, process.isRunning, loggedSteps() < 5 { usleep(50_000) }
+        #expect(process.isRunning && loggedSteps() >= 5, "the 2-rank run ended or stalled before the kill")
+
+        // Rank 1 is the child of mpirun whose environment says so.
+        let rankOne = (try FileManager.default.contentsOfDirectory(atPath: "/proc")).compactMap(Int32.init).first { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")"),
+                  Int32(stat[close...].split(separator: " ")[2]) == process.processIdentifier,
+                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=1" }
+        }
+        #expect(rankOne != nil, "found no rank 1 under mpirun")
+        if let rankOne { kill(rankOne, SIGKILL) }
+        let stopDeadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stopDeadline { usleep(20_000) }
+        if process.isRunning {
+            Issue.record("mpirun kept running for 60 s after rank 1 was killed")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0, "mpirun reported success after a rank was killed")
+
+        let (_, progress) = try Checkpoint.load(run.appendingPathComponent("latest.safetensors"))
+        let saved = try #require(progress?.globalStep)
+        #expect(saved >= 2 && saved % 2 == 0, "the last checkpoint is an epoch end: step \(saved)")
+        let resumed = try Self.runMPI(ranks: 2, arguments + ["--max-steps", String(saved + 3)])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        #expect(resumed.output.contains("resuming") && resumed.output.contains("step \(saved + 3)"), "\(resumed.output)")
+        #expect(loggedSteps() == saved + 3, "the log is cut back to the checkpoint and continued")
+    }
 }

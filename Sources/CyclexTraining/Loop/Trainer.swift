@@ -272,14 +272,16 @@ public final class Trainer {
         try log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
                              learningRate: state.learningRate)
         let elapsed = Date().timeIntervalSince(epoch.start)
-        let rate = Double(epoch.steps * options.batchSize) / max(elapsed, 1e-9)
+        // Images per step of the whole run: every replica's batch.
+        let imagesPerStep = options.batchSize * (replicas?.size ?? 1)
+        let rate = Double(epoch.steps * imagesPerStep) / max(elapsed, 1e-9)
         let epochFraction = Double(progress.itemsConsumed) / Double(max(epoch.planCount, 1))
         let remainingEpoch = Double(epoch.planCount - progress.itemsConsumed) / max(rate, 1e-9)
         var remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * state.stepsPerEpoch) / max(rate, 1e-9)
         var runEnd = "run"
         // A step or time limit that comes first is what the user waits for.
         if let maxSteps = options.maxSteps {
-            let untilLimit = Double(maxSteps - progress.globalStep) * Double(options.batchSize) / max(rate, 1e-9)
+            let untilLimit = Double(maxSteps - progress.globalStep) * Double(imagesPerStep) / max(rate, 1e-9)
             if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
         }
         if let limit = options.timeLimit {
