@@ -69,6 +69,37 @@ struct TrainingReportTests {
         return run
     }
 
+    /// docs/training.md#convergence: the first epoch from which every later FID stays within 10 % of the best.
+    @Test func convergenceIsTheStartOfTheSettledStretch() throws {
+        func points(_ values: [Double]) -> [RunHistory.Point] {
+            values.enumerated().map { RunHistory.Point(step: 100 * ($0.offset + 1), epoch: $0.offset + 1, trainingTime: 0, value: $0.element) }
+        }
+        // Best 10 at epoch 6, band up to 11: epochs 4–7 stay inside, epoch 3 (12) does not.
+        let c = try #require(Convergence(name: "fid_lenet", points: points([40, 20, 12, 10.5, 11, 10, 10.8])))
+        #expect(c.settledEpoch == 4 && c.bestValue == 10 && c.bestEpoch == 6 && c.finalEpoch == 7)
+        #expect(Convergence(name: "fid", points: points([40, 20, 12]))?.settledEpoch == 3)
+        #expect(Convergence(name: "fid", points: points([30, 10, 10.5, 13]))?.settledEpoch == nil)  // worse again at the end
+        #expect(Convergence(name: "fid", points: points([5, 4.7, 4.6]), band: 0.05)?.settledEpoch == 2)
+        #expect(Convergence(name: "fid", points: []) == nil && Convergence(name: "fid", points: points([0, 0])) == nil)
+        #expect(Convergence.applies(to: "fid_lenet") && !Convergence.applies(to: "kid_lenet") && !Convergence.applies(to: "ssim_a2b"))
+
+        // The report shows it for runs that logged FIDs.
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cyclex-conv-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("gan")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        var log = ""
+        for (e, fid) in [40.0, 20, 12, 10.5, 11, 10, 10.8].enumerated() {
+            log += "{\"step\":\(e + 1),\"epoch\":\(e + 1),\"time\":\(1_700_000_000 + e),\"G\":1.0}\n"
+            log += "{\"event\":\"eval\",\"step\":\(e + 1),\"epoch\":\(e + 1),\"time\":\(1_700_000_000 + e),\"fid_lenet\":\(fid),\"kid_lenet\":0.1}\n"
+        }
+        try Data(log.utf8).write(to: run.appendingPathComponent("log.jsonl"))
+        try Data("{\"dataRoot\":\"x\"}".utf8).write(to: run.appendingPathComponent("options.json"))
+        let page = try TrainingReport(runs: [try RunFolder(run)]).html()
+        _ = try Self.parse(page)
+        #expect(page.contains("<h3>Convergence</h3>") && page.contains("<td>fid_lenet</td><td>4</td><td>10.000 (epoch 6)</td>"))
+    }
+
     @Test func groupsComeFromTheNames() {
         #expect(RunHistory.group(of: "G") == "G")
         #expect(RunHistory.group(of: "G_A") == "G")

@@ -90,7 +90,7 @@ public struct TrainingReport {
 
         let evaluation = evaluationCharts()
         if !evaluation.isEmpty {
-            page += "<h2>Evaluation during training</h2>\n" + chartGrid(evaluation)
+            page += "<h2>Evaluation during training</h2>\n" + chartGrid(evaluation) + convergenceTable()
         }
 
         for run in runs {
