@@ -74,25 +74,87 @@ public final class SingleGANTrainer {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    /// Runs or resumes; `restart` ignores an existing checkpoint.
+    /// What a run carries from step to step (the single-GAN counterpart of `Trainer.RunState`).
+    final class RunState {
+        let model: SingleGANModel
+        var state: SingleGANState
+        let configuration: SingleGANConfiguration
+        let data: GANImageSet
+        /// Noise of the sample grids, fixed by the seed.
+        let probes: Tensor
+        let log: TrainingLog
+        /// The LeNet-5 and real test images of `--eval-classifier`.
+        let evaluation: (classifier: LeNet5, reals: Tensor)?
+        let pace: RunPace
+
+        var progress: TrainingProgress {
+            get { state.progress }
+            set { state.progress = newValue }
+        }
+
+        init(model: SingleGANModel, state: SingleGANState, configuration: SingleGANConfiguration, data: GANImageSet,
+             probes: Tensor, log: TrainingLog, evaluation: (classifier: LeNet5, reals: Tensor)?, pace: RunPace) {
+            self.model = model; self.state = state; self.configuration = configuration; self.data = data
+            self.probes = probes; self.log = log; self.evaluation = evaluation; self.pace = pace
+        }
+    }
+
+    /// One epoch in progress: its order of the images, whether the explanation rule acts, timing.
+    struct EpochRun {
+        let order: [Int]
+        /// The plan stream after drawing this epoch's order (saved at the epoch's end).
+        let planGeneratorAfter: RandomGenerator
+        let explain: Bool
+        let start = Date(), cpuStart = SingleGANTrainer.processCPUSeconds()
+        var images = 0
+    }
+
+    /// Runs or resumes; `restart` ignores an existing checkpoint. Data and settings are checked
+    /// before the run folder is touched, so a bad folder or flag leaves nothing behind; the folder
+    /// is locked for the run and removed again when this session created it and fails before its
+    /// first checkpoint (see `RunDirectory`).
     public func run(restart: Bool = false) throws -> TrainingSummary {
-        let runDirectory = options.runDirectory
-        // Data and settings first: a bad folder or flag leaves nothing behind.
         let data = try loadData()
         let configuration = options.configuration(channels: data.channels)
         if let problem = configuration.problem { throw ImageError.invalidOption(problem) }
         let evaluation = try evaluationSetup()
-        // Locked for the run, leftovers of killed writes removed; a new folder is removed again
-        // when the run fails before its first checkpoint (see `RunDirectory`).
         let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
         if !run.removedLeftovers.isEmpty {
             note("removed \(run.removedLeftovers.count) temporary file(s) of interrupted writes: "
                  + run.removedLeftovers.joined(separator: ", "))
         }
-        var finished = false
-        defer { if !finished { run.discardIfUnused() } }
+        do {
+            let state = try resume(restart: restart, data: data, configuration: configuration,
+                                   evaluation: evaluation.map { (classifier: $0.0, reals: $0.1) })
+            return try train(state)
+        } catch {
+            run.discardIfUnused()
+            throw error
+        }
+    }
 
-        var model: SingleGANModel
+    private func train(_ state: RunState) throws -> TrainingSummary {
+        while state.progress.epoch <= options.epochs {
+            var epoch = plan(state)
+            while state.progress.itemsConsumed < epoch.order.count {
+                let report = try step(state, &epoch)
+                try self.report(report, state, epoch)
+                if let ending = state.pace.stopReason(globalStep: state.progress.globalStep) { return try finish(ending, state) }
+            }
+            try endEpoch(state, epoch)
+        }
+        return try finish(.completed, state)
+    }
+
+    // MARK: - Resume
+
+    /// The model and its streams: from `latest.safetensors` when it exists (and `restart` is
+    /// false; the run must have the same model, data selection and seed), else fresh from the seed;
+    /// plus the probes and the log.
+    func resume(restart: Bool, data: GANImageSet, configuration: SingleGANConfiguration,
+                evaluation: (classifier: LeNet5, reals: Tensor)?) throws -> RunState {
+        let runDirectory = options.runDirectory
+        let model: SingleGANModel
         var state: SingleGANState
         if !restart, FileManager.default.fileExists(atPath: latestCheckpoint.path) {
             let loaded = try SingleGANCheckpoint.load(latestCheckpoint)
@@ -119,112 +181,123 @@ public final class SingleGANTrainer {
         var probeStream = RandomGenerator(seed: options.seed ^ 0x9E0B_E5)
         let probes = configuration.noise(count: probeCount, using: &probeStream)
         let log = try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"), keepingStepsThrough: state.progress.globalStep)
-        let batchSize = min(options.batchSize, data.count)
-        let startTime = Date()
+        let pace = RunPace(epochs: options.epochs, maxSteps: options.maxSteps, timeLimit: options.timeLimit,
+                           batchSize: min(options.batchSize, data.count))
+        return RunState(model: model, state: state, configuration: configuration, data: data, probes: probes, log: log,
+                        evaluation: evaluation, pace: pace)
+    }
 
-        func save() throws {
-            try SingleGANCheckpoint.save(model, configuration: configuration, options: options, state: state, to: latestCheckpoint)
-        }
-        func finish(_ ending: TrainingSummary.Ending) throws -> TrainingSummary {
-            try save()
-            finished = true
-            note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(state.progress.epoch, options.epochs)), "
-                 + "step \(state.progress.globalStep); checkpoint \(latestCheckpoint.path)")
-            return TrainingSummary(ending: ending, progress: state.progress, checkpoint: latestCheckpoint, runDirectory: runDirectory)
-        }
-        func writeSamples(_ name: String) throws {
-            let images = SingleGANSampling.generate(model.generator, noise: probes)
-            try SingleGANSampling.grid(images).write(
-                atomicallyTo: runDirectory.appendingPathComponent("samples").appendingPathComponent(name), format: .png())
-        }
+    // MARK: - Plan
 
-        while state.progress.epoch <= options.epochs {
-            var planStream = RandomGenerator(seed: 0)
-            planStream.state = state.progress.planGeneratorState
-            var plan = Array(0..<data.count)
-            for i in stride(from: plan.count - 1, to: 0, by: -1) { plan.swapAt(i, planStream.nextInt(below: i + 1)) }
-            let explain = configuration.explains(epoch: state.progress.epoch, of: options.epochs)
-            let epochStart = Date(), epochCPUStart = Self.processCPUSeconds()
-            var epochImages = 0
-            while state.progress.itemsConsumed < plan.count {
-                let start = state.progress.itemsConsumed
-                let indices = Array(plan[start..<min(plan.count, start + batchSize)])
-                let real = data.batch(indices)
-                if configuration.explainer == .shap && model.shapBaselines == nil {
-                    model.shapBaselines = real.copy()  // the first real batch, fixed for the run
-                }
-                let noiseD = configuration.noise(count: indices.count, using: &state.noise)
-                let noiseG = configuration.noise(count: indices.count, using: &state.noise)
-                let report: StepReport
-                do {
-                    report = try model.trainStep(real: real, noiseForD: noiseD, noiseForG: noiseG, explain: explain)
-                } catch let error as TrainingStepError {
-                    throw TrainingError.nonFinite(
-                        step: state.progress.globalStep + 1, epoch: state.progress.epoch,
-                        files: ["training images \(indices.prefix(8).map(String.init).joined(separator: ", "))\(indices.count > 8 ? ", …" : "")"],
-                        detail: error.localizedDescription,
-                        checkpoint: FileManager.default.fileExists(atPath: latestCheckpoint.path) ? latestCheckpoint.path : "(none yet)")
-                }
-                state.progress.globalStep += 1
-                state.progress.itemsConsumed += indices.count
-                epochImages += indices.count
-                var values = Self.declaration.loggedNames.compactMap { name in
-                    (report.losses + report.diagnostics).first { $0.name == name }
-                }
-                values.append(("explained", explain ? 1 : 0))
-                let rejected = report.diagnostics.filter { $0.name.hasPrefix("rejected.") }
-                if !rejected.isEmpty {
-                    values.append(("rejected_fraction", Float(rejected.filter { $0.value > 0 }.count) / Float(rejected.count)))
-                }
-                try log.append(step: state.progress.globalStep, epoch: state.progress.epoch, values: values,
-                               learningRate: configuration.learningRate)
+    /// The current epoch's order of the images, drawn from the saved plan-stream state (a
+    /// Fisher–Yates shuffle), and whether the explanation rule acts in it.
+    func plan(_ state: RunState) -> EpochRun {
+        var planStream = RandomGenerator(seed: 0)
+        planStream.state = state.progress.planGeneratorState
+        var order = Array(0..<state.data.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, planStream.nextInt(below: i + 1)) }
+        return EpochRun(order: order, planGeneratorAfter: planStream,
+                        explain: state.configuration.explains(epoch: state.progress.epoch, of: options.epochs))
+    }
 
-                let elapsed = Date().timeIntervalSince(epochStart)
-                let rate = Double(epochImages) / max(elapsed, 1e-9)
-                let remainingEpoch = Double(plan.count - state.progress.itemsConsumed) / max(rate, 1e-9)
-                var remainingRun = remainingEpoch + Double((options.epochs - state.progress.epoch) * plan.count) / max(rate, 1e-9)
-                var runEnd = "run"
-                if let maxSteps = options.maxSteps {
-                    let untilLimit = Double(maxSteps - state.progress.globalStep) * Double(batchSize) / max(rate, 1e-9)
-                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
-                }
-                if let limit = options.timeLimit {
-                    let untilLimit = max(0, limit - Date().timeIntervalSince(startTime))
-                    if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "time limit") }
-                }
-                let losses = report.losses.filter { Self.declaration.progressLosses.contains($0.name) }
-                    .map { "\($0.name) \(String(format: "%.3f", $0.value))" }.joined(separator: " ")
-                display.update(
-                    "epoch \(state.progress.epoch)/\(options.epochs) \(ProgressDisplay.bar(Double(state.progress.itemsConsumed) / Double(plan.count))) "
-                        + "\(state.progress.itemsConsumed)/\(plan.count) " + String(format: "%.1f img/s", rate)
-                        + " ETA \(ProgressDisplay.duration(remainingEpoch)) (\(runEnd) \(ProgressDisplay.duration(remainingRun))) | "
-                        + losses + (explain ? " | \(configuration.explainer.rawValue) on" : ""),
-                    step: state.progress.globalStep)
-                if options.sampleEvery > 0 && state.progress.globalStep % options.sampleEvery == 0 {
-                    try writeSamples(String(format: "epoch%03d_step%07d.png", state.progress.epoch, state.progress.globalStep))
-                }
-                if Interruption.requested.load(ordering: .relaxed) { return try finish(.interrupted) }
-                if let maxSteps = options.maxSteps, state.progress.globalStep >= maxSteps { return try finish(.stepLimit) }
-                if let limit = options.timeLimit, Date().timeIntervalSince(startTime) >= limit { return try finish(.timeLimit) }
-            }
-            state.progress.epoch += 1
-            state.progress.itemsConsumed = 0
-            state.progress.planGeneratorState = planStream.state
-            try save()
-            try writeSamples(String(format: "epoch%03d.png", state.progress.epoch - 1))
-            if let (classifier, reals) = evaluation {
-                // Own noise stream and restored BatchNorm statistics: evaluating never changes the run.
-                let scores = try SingleGANEvaluation.scores(of: model, configuration: configuration, classifier: classifier,
-                                                            reals: reals, count: options.evaluationCount, seed: 0xE7A1)
-                try log.appendEvaluation(step: state.progress.globalStep, epoch: state.progress.epoch - 1,
-                                     scores: [("fid_lenet", scores.fid), ("kid_lenet", scores.kidMean)])
-                note("epoch \(state.progress.epoch - 1): " + scores.description)
-            }
-            let means = log.epochMeans(state.progress.epoch - 1, of: Self.declaration.summaryNames)
-            note(String(format: "epoch %d done in %.1f s (CPU %.1f s): ", state.progress.epoch - 1, Date().timeIntervalSince(epochStart),
-                        Self.processCPUSeconds() - epochCPUStart)
-                 + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+    // MARK: - Step
+
+    /// One D and one G step on the next batch of the epoch's order, with fresh noise; a
+    /// non-finite loss or gradient becomes `TrainingError.nonFinite` naming the step and images.
+    func step(_ state: RunState, _ epoch: inout EpochRun) throws -> StepReport {
+        let start = state.progress.itemsConsumed
+        let indices = Array(epoch.order[start..<min(epoch.order.count, start + state.pace.batchSize)])
+        let real = state.data.batch(indices)
+        if state.configuration.explainer == .shap && state.model.shapBaselines == nil {
+            state.model.shapBaselines = real.copy()  // the first real batch, fixed for the run
         }
-        return try finish(.completed)
+        let noiseD = state.configuration.noise(count: indices.count, using: &state.state.noise)
+        let noiseG = state.configuration.noise(count: indices.count, using: &state.state.noise)
+        let report: StepReport
+        do {
+            report = try state.model.trainStep(real: real, noiseForD: noiseD, noiseForG: noiseG, explain: epoch.explain)
+        } catch let error as TrainingStepError {
+            let names = "training images \(indices.prefix(8).map(String.init).joined(separator: ", "))\(indices.count > 8 ? ", …" : "")"
+            throw TrainingError.nonFinite(error, progress: state.progress, inputs: [names], checkpoint: latestCheckpoint)
+        }
+        state.progress.globalStep += 1
+        state.progress.itemsConsumed += indices.count
+        epoch.images += indices.count
+        return report
+    }
+
+    // MARK: - Report
+
+    /// Logs the step's values (with `explained` and `rejected_fraction`), updates the progress
+    /// line and writes a sample grid when due.
+    func report(_ report: StepReport, _ state: RunState, _ epoch: EpochRun) throws {
+        let progress = state.progress
+        var values = Self.declaration.loggedNames.compactMap { name in
+            (report.losses + report.diagnostics).first { $0.name == name }
+        }
+        values.append(("explained", epoch.explain ? 1 : 0))
+        let rejected = report.diagnostics.filter { $0.name.hasPrefix("rejected.") }
+        if !rejected.isEmpty {
+            values.append(("rejected_fraction", Float(rejected.filter { $0.value > 0 }.count) / Float(rejected.count)))
+        }
+        try state.log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
+                             learningRate: state.configuration.learningRate)
+
+        let estimate = state.pace.estimate(itemsDone: progress.itemsConsumed, epochItems: epoch.order.count,
+                                           imagesThisSession: epoch.images, epochStart: epoch.start,
+                                           epoch: progress.epoch, globalStep: progress.globalStep)
+        let losses = report.losses.filter { Self.declaration.progressLosses.contains($0.name) }
+            .map { "\($0.name) \(String(format: "%.3f", $0.value))" }.joined(separator: " ")
+        display.update(
+            state.pace.progressHead(epoch: progress.epoch, itemsDone: progress.itemsConsumed, epochItems: epoch.order.count, estimate)
+                + " | " + losses + (epoch.explain ? " | \(state.configuration.explainer.rawValue) on" : ""),
+            step: progress.globalStep)
+        if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
+            try writeSamples(state, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
+        }
+    }
+
+    // MARK: - Epoch end
+
+    /// Advances to the next epoch, saves the checkpoint, writes the epoch's sample grid, scores
+    /// the epoch with `--eval-classifier` and prints the epoch's mean losses and times.
+    func endEpoch(_ state: RunState, _ epoch: EpochRun) throws {
+        state.progress.epoch += 1
+        state.progress.itemsConsumed = 0
+        state.progress.planGeneratorState = epoch.planGeneratorAfter.state
+        let finished = state.progress.epoch - 1
+        try save(state)
+        try writeSamples(state, name: String(format: "epoch%03d.png", finished))
+        if let (classifier, reals) = state.evaluation {
+            // Own noise stream and restored BatchNorm statistics: evaluating never changes the run.
+            let scores = try SingleGANEvaluation.scores(of: state.model, configuration: state.configuration,
+                                                        classifier: classifier, reals: reals,
+                                                        count: options.evaluationCount, seed: 0xE7A1)
+            try state.log.appendEvaluation(step: state.progress.globalStep, epoch: finished,
+                                           scores: [("fid_lenet", scores.fid), ("kid_lenet", scores.kidMean)])
+            note("epoch \(finished): " + scores.description)
+        }
+        let means = state.log.epochMeans(finished, of: Self.declaration.summaryNames)
+        note(String(format: "epoch %d done in %.1f s (CPU %.1f s): ", finished, Date().timeIntervalSince(epoch.start),
+                    Self.processCPUSeconds() - epoch.cpuStart)
+             + means.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+    }
+
+    func finish(_ ending: TrainingSummary.Ending, _ state: RunState) throws -> TrainingSummary {
+        try save(state)
+        note(state.pace.endNote(ending, progress: state.progress, checkpoint: latestCheckpoint))
+        return TrainingSummary(ending: ending, progress: state.progress, checkpoint: latestCheckpoint,
+                               runDirectory: options.runDirectory)
+    }
+
+    func save(_ state: RunState) throws {
+        try SingleGANCheckpoint.save(state.model, configuration: state.configuration, options: options, state: state.state,
+                                     to: latestCheckpoint)
+    }
+
+    func writeSamples(_ state: RunState, name: String) throws {
+        let images = SingleGANSampling.generate(state.model.generator, noise: state.probes)
+        try SingleGANSampling.grid(images).write(
+            atomicallyTo: options.runDirectory.appendingPathComponent("samples").appendingPathComponent(name), format: .png())
     }
 }
