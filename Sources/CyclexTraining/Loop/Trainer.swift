@@ -82,14 +82,12 @@ public final class Trainer {
         let log: TrainingLog?
         /// `--eval-every`: held-out scoring and `best.safetensors` (nil when not asked for).
         var evaluation: BestCheckpointKeeper?
-        let stepsPerEpoch: Int
         let startTime = Date()
 
         init(model: any ModelRecipe, progress: TrainingProgress, dataset: UnpairedDataset, schedule: LearningRateSchedule,
              preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog?) {
             self.model = model; self.progress = progress; self.dataset = dataset; self.schedule = schedule
             self.preprocessing = preprocessing; (probesA, probesB) = probes; self.log = log
-            stepsPerEpoch = dataset.stepsPerEpoch(policy: model.epochPolicy)
         }
 
         /// The generator learning rate of the current epoch (logged).
@@ -244,11 +242,8 @@ public final class Trainer {
         do {
             report = try state.model.trainStep(realA: batch.realA, realB: batch.realB)
         } catch let error as TrainingStepError {
-            throw TrainingError.nonFinite(
-                step: state.progress.globalStep + 1, epoch: state.progress.epoch,
-                files: (batch.urlsA + batch.urlsB).map(\.lastPathComponent), detail: error.localizedDescription,
-                checkpoint: FileManager.default.fileExists(atPath: latestCheckpoint.path)
-                    ? latestCheckpoint.path : "(none yet)")
+            throw TrainingError.nonFinite(error, progress: state.progress, inputs: (batch.urlsA + batch.urlsB).map(\.lastPathComponent),
+                                          checkpoint: latestCheckpoint)
         }
         state.progress.globalStep += 1
         epoch.steps += 1
@@ -271,27 +266,14 @@ public final class Trainer {
         }
         try log.append(step: progress.globalStep, epoch: progress.epoch, values: values,
                              learningRate: state.learningRate)
-        let elapsed = Date().timeIntervalSince(epoch.start)
-        // Images per step of the whole run: every replica's batch.
-        let imagesPerStep = options.batchSize * (replicas?.size ?? 1)
-        let rate = Double(epoch.steps * imagesPerStep) / max(elapsed, 1e-9)
-        let epochFraction = Double(progress.itemsConsumed) / Double(max(epoch.planCount, 1))
-        let remainingEpoch = Double(epoch.planCount - progress.itemsConsumed) / max(rate, 1e-9)
-        var remainingRun = remainingEpoch + Double((options.epochs - progress.epoch) * state.stepsPerEpoch) / max(rate, 1e-9)
-        var runEnd = "run"
-        // A step or time limit that comes first is what the user waits for.
-        if let maxSteps = options.maxSteps {
-            let untilLimit = Double(maxSteps - progress.globalStep) * Double(imagesPerStep) / max(rate, 1e-9)
-            if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "step limit") }
-        }
-        if let limit = options.timeLimit {
-            let untilLimit = max(0, limit - Date().timeIntervalSince(state.startTime))
-            if untilLimit < remainingRun { (remainingRun, runEnd) = (untilLimit, "time limit") }
-        }
+        let pace = self.pace(state)
+        let e = pace.estimate(itemsDone: progress.itemsConsumed, epochItems: epoch.planCount,
+                              imagesThisSession: epoch.steps * pace.batchSize, epochStart: epoch.start,
+                              epoch: progress.epoch, globalStep: progress.globalStep)
         display.update(
-            progressLine(progress: progress, fraction: epochFraction, planCount: epoch.planCount, rate: rate,
-                         etaEpoch: remainingEpoch, etaRun: remainingRun, runEnd: runEnd, report: report,
-                         declaration: declaration),
+            progressLine(progress: progress, fraction: Double(progress.itemsConsumed) / Double(max(epoch.planCount, 1)),
+                         planCount: epoch.planCount, rate: e.rate, etaEpoch: e.epochSeconds, etaRun: e.runSeconds,
+                         runEnd: e.runEnd, report: report, declaration: declaration),
             step: progress.globalStep)
         if options.sampleEvery > 0 && progress.globalStep % options.sampleEvery == 0 {
             try writeSamples(state, name: String(format: "epoch%03d_step%07d.png", progress.epoch, progress.globalStep))
@@ -310,10 +292,14 @@ public final class Trainer {
 
     /// This process's reason to stop after the step, before the replicas agree.
     func localStopReason(_ state: RunState) -> TrainingSummary.Ending? {
-        if Interruption.requested.load(ordering: .relaxed) { return .interrupted }
-        if let maxSteps = options.maxSteps, state.progress.globalStep >= maxSteps { return .stepLimit }
-        if let limit = options.timeLimit, Date().timeIntervalSince(state.startTime) >= limit { return .timeLimit }
-        return nil
+        pace(state).stopReason(globalStep: state.progress.globalStep)
+    }
+
+    /// Limits and clock of the run (`RunPace`, shared with `SingleGANTrainer`); a step is every
+    /// replica's batch.
+    func pace(_ state: RunState) -> RunPace {
+        RunPace(epochs: options.epochs, maxSteps: options.maxSteps, timeLimit: options.timeLimit,
+                batchSize: options.batchSize * (replicas?.size ?? 1), runStart: state.startTime)
     }
 
     /// Advances the progress to the next epoch, saves the checkpoint (and a snapshot when due),
@@ -346,10 +332,8 @@ public final class Trainer {
     func finish(_ ending: TrainingSummary.Ending, _ state: RunState) throws -> TrainingSummary {
         if let replicas { try verifyReplicas(state, replicas) }
         if isWriter { try Checkpoint.save(state.model, progress: state.progress, to: latestCheckpoint) }
-        let progress = state.progress
-        note("\(ending == .completed ? "finished" : "stopped (\(ending.rawValue))") at epoch \(min(progress.epoch, options.epochs)), "
-             + "step \(progress.globalStep); checkpoint \(latestCheckpoint.path)")
-        return TrainingSummary(ending: ending, progress: progress, checkpoint: latestCheckpoint, runDirectory: options.runDirectory)
+        note(pace(state).endNote(ending, progress: state.progress, checkpoint: latestCheckpoint))
+        return TrainingSummary(ending: ending, progress: state.progress, checkpoint: latestCheckpoint, runDirectory: options.runDirectory)
     }
 
     /// One progress line: the declared progress losses and λ values; `runEnd` names what ends the
