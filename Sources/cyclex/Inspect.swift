@@ -35,6 +35,9 @@ struct Inspect: ParsableCommand {
             if let p = progress {
                 let done = p.epoch > p.totalEpochs
                 print("progress: \(done ? "complete" : "epoch \(p.epoch) of \(p.totalEpochs)"), \(p.globalStep) steps")
+                if let replicas = p.replicas {
+                    print("data-parallel: trained with \(replicas) MPI ranks (resume with the same number; docs/distributed.md)")
+                }
             } else {
                 print("generators only (no training state)")
             }

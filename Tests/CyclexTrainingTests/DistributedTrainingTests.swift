@@ -1,7 +1,7 @@
 import CyclexEngine
 import CyclexInference
 import CyclexTestSupport
-import CyclexTraining
+@testable import CyclexTraining
 import Foundation
 import Testing
 
@@ -205,5 +205,140 @@ struct DistributedTrainingTests {
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(resumed.output.contains("resuming") && resumed.output.contains("step \(saved + 3)"), "\(resumed.output)")
         #expect(loggedSteps() == saved + 3, "the log is cut back to the checkpoint and continued")
+    }
+
+    @Test("SIGTERM to mpirun stops every rank at the same step and rank 0 saves it")
+    func stopSignalThroughMPIRun() throws {
+        guard let mpirun = Self.mpirun() else {
+            Issue.record("mpirun not found on PATH: install Open MPI (apt-get install openmpi-bin libopenmpi-dev, as .ci/run does)")
+            return
+        }
+        let root = try TrainerTests().makeDataset(count: 4)
+        defer { try? FileManager.default.removeItem(at: root) }
+        // The test runner's threads block SIGTERM, and a child inherits the mask; a shell or a
+        // scheduler starts mpirun with it open, so the test does too (posix_spawn, empty mask).
+        let arguments = [mpirun.path, "--oversubscribe", "-np", "2", cyclexExecutable().path, "train",
+                         root.appendingPathComponent("data").path, "--preset", "tiny", "--size", "32", "--epochs", "1000",
+                         "--sample-every", "0", "--snapshot-every", "0", "--output", root.appendingPathComponent("runs").path,
+                         "--name", "term", "--mpi"]
+        let environment = ProcessInfo.processInfo.environment.merging(
+            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
+             "OMPI_MCA_btl": "self,vader"]) { $1 }.map { "\($0.key)=\($0.value)" }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults); sigaddset(&defaults, SIGTERM); sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] { strings.map { strdup($0) } + [nil] }
+        let argv = cStrings(arguments), envp = cStrings(environment)
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        #expect(posix_spawn(&pid, mpirun.path, &actions, &attributes, argv, envp) == 0)
+        var status: Int32 = 0
+        func running() -> Bool { waitpid(pid, &status, WNOHANG) == 0 }
+
+        let log = root.appendingPathComponent("runs/term/log.jsonl")
+        func loggedSteps() -> Int { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, running(), loggedSteps() < 3 { usleep(50_000) }
+        #expect(running(), "the run ended before the signal")
+        kill(pid, SIGTERM)
+        let stopDeadline = Date().addingTimeInterval(60)
+        while running() && Date() < stopDeadline { usleep(20_000) }
+        if running() {
+            Issue.record("mpirun ignored SIGTERM for 60 s")
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        let (_, progress) = try Checkpoint.load(root.appendingPathComponent("runs/term/latest.safetensors"))
+        #expect(progress?.globalStep == loggedSteps() && loggedSteps() >= 3, "checkpoint at the last logged step")
+    }
+
+    @Test("--mpi without a loadable libmpi, and mpirun without --mpi, are refused with what to do")
+    func launchMistakesAreNamed() throws {
+        let root = try TrainerTests().makeDataset(count: 2)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let missing = try runCyclex(Self.trainArguments(root, kind: "cyclegan", batch: 1, name: "nompi") + ["--mpi"],
+                                    environment: ["CYCLEX_MPI_LIBRARY": "/nonexistent/libmpi.so.40"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("--mpi: cannot load the MPI library") && missing.stderr.contains("openmpi-bin"),
+                "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("runs/nompi").path))
+        let forgotten = try Self.runMPI(ranks: 2, Self.trainArguments(root, kind: "cyclegan", batch: 1, name: "forgot"))
+        #expect(forgotten.status != 0)
+        #expect(forgotten.output.contains("started as one of 2 MPI ranks but without --mpi"), "\(forgotten.output)")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("runs/forgot").path))
+    }
+}
+
+/// The divergence check, in one process: a group whose other replica reports another checksum.
+@Suite struct ReplicaChecksumTests {
+    /// Rank 0 of two, where rank 1's answers to `allGather` are this rank's with one bit flipped
+    /// from call `differingFrom` on (call 0 compares the data folders' file lists, call 1 the checksums).
+    final class DivergedPair: ReplicaGroup {
+        let rank = 0, size = 2
+        let reducer: any GradientReducer = SingleProcessReducer()
+        let differingFrom: Int
+        var calls = 0
+        init(differingFrom: Int) { self.differingFrom = differingFrom }
+        func beginStep(samples: Int, itemsConsumed: Int) throws -> [(samples: Int, itemsConsumed: Int)] {
+            [(samples, itemsConsumed), (samples, itemsConsumed)]
+        }
+        func broadcast(_ data: Data) throws -> Data { data }
+        func allGather(_ value: UInt64) throws -> [UInt64] {
+            calls += 1
+            return [value, calls > differingFrom ? value ^ 1 : value]
+        }
+    }
+
+    @Test("the checksum covers weights, moments and streams; a mismatch stops the run naming the rank")
+    func divergenceIsCaught() throws {
+        try expectRefusal(DivergedPair(differingFrom: 1)) {
+            $0.contains("the replicas diverged by step 0") && $0.contains("rank(s) 1 differ from rank 0")
+        }
+        let configuration = ModelConfiguration.preset(.tiny, kind: .cycleGAN, imageSize: 32)
+        let a = makeModel(configuration, seed: 1), b = makeModel(configuration, seed: 1)
+        #expect(replicaChecksum(a) == replicaChecksum(b))
+        b.networks[0].module.parameters[0].pointer[0] += 1e-7
+        #expect(replicaChecksum(a) != replicaChecksum(b), "a weight")
+        let c = makeModel(configuration, seed: 1)
+        c.optimizers[1].optimizer.secondMoments[0].pointer[0] = 1e-12
+        #expect(replicaChecksum(a) != replicaChecksum(c), "an Adam moment")
+        let d = makeModel(configuration, seed: 1)
+        _ = d.pools[0].pool.generator.next()
+        #expect(replicaChecksum(a) != replicaChecksum(d), "a pool's stream")
+    }
+
+    @Test("ranks that see other training files are refused before training")
+    func otherFilesAreCaught() throws {
+        try expectRefusal(DivergedPair(differingFrom: 0)) { $0.contains("rank 1 sees other training images") }
+    }
+
+    /// Runs a tiny trainer as rank 0 of `group`; expects an error whose message satisfies `check`
+    /// and no checkpoint.
+    func expectRefusal(_ group: DivergedPair, _ check: @escaping (String) -> Bool) throws {
+        let root = try TrainerTests().makeDataset(count: 2)
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = TrainingOptions(dataRoot: root.appendingPathComponent("data").path)
+        options.preset = .tiny; options.size = 32; options.epochs = 1; options.sampleEvery = 0
+        options.output = root.appendingPathComponent("runs").path; options.name = "diverged"
+        let trainer = Trainer(options: options)
+        trainer.note = { _ in }
+        trainer.replicas = group
+        #expect {
+            _ = try trainer.run()
+        } throws: { error in
+            check(error.localizedDescription)
+        }
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("runs/diverged/latest.safetensors").path))
     }
 }
