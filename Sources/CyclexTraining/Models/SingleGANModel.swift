@@ -38,6 +38,10 @@ public final class SingleGANModel {
     /// LIME's settings and its perturbation stream (saved in checkpoints).
     public var lime = LimeExplainer()
     public var limeGenerator = RandomGenerator(seed: 0x11AE)
+    /// The data-parallel seam shared with the CycleGAN recipes (`GradientReducer`): called after
+    /// each backward and the finite check, before the generator's clip and each Adam step, so the
+    /// clip sees the global gradient. The identity in one process (nothing distributes single GANs yet).
+    public var gradientReducer: any GradientReducer = SingleProcessReducer()
     /// Where the explanation rule is attached during the generator's backward pass.
     private let rule = GradientRuleSlot()
 
@@ -71,6 +75,8 @@ public final class SingleGANModel {
         let lossD = lossReal + lossFake
         try requireFinite(lossD.item, "the discriminator loss")
         lossD.backward(accumulatingInto: optimizerD.parameters)
+        try requireFiniteGradients(optimizerD.parameters, "the discriminator")
+        try gradientReducer.reduceGradients(optimizerD.parameters)
         optimizerD.step()
 
         // Generator against the updated discriminator.
@@ -113,6 +119,7 @@ public final class SingleGANModel {
         }
         for (name, p) in generator.namedParameters { report.tensors["grad_unclipped.\(name)"] = p.gradient?.copy() }
         try requireFiniteGradients(optimizerG.parameters, "the generator")
+        try gradientReducer.reduceGradients(optimizerG.parameters)
         let (norm, coefficient) = clipGradientNorm(optimizerG.parameters, maxNorm: maximumGradientNorm)
         optimizerG.step()
 
