@@ -100,7 +100,10 @@ struct Train: ParsableCommand {
         let trainer = Trainer(options: options)
         if let group {
             trainer.replicas = group
-            if group.rank != 0 { trainer.note = { _ in } }
+            if group.rank != 0 {
+                trainer.note = { _ in }
+                interruptMessage = nil   // rank 0 says it for the run
+            }
         }
         trainer.note("cyclex train (* = not the default):\n" + options.summaryLines.joined(separator: "\n"))
         if options.evaluateEvery != nil {

@@ -6,14 +6,15 @@ import Foundation
 /// broadcast at the start, each replica's share of every global batch, the losses of the global
 /// batch, one agreed stop decision, and checksums compared now and then.
 extension Trainer {
-    /// The items of `plan` that replica `group.rank` reads: of every global batch of N·b consecutive
-    /// items, the b items from rank·b on (a final global batch may leave later ranks nothing; see
-    /// `nextBatch`).
+    /// The items of `plan` that replica `group.rank` reads: of every global batch of m consecutive
+    /// items (m = N·b, less for the epoch's last), items ⌊r·m/N⌋ ..< ⌊(r+1)·m/N⌋ — b items each in a
+    /// full batch, a near-even split of a short last one (which leaves some ranks nothing when
+    /// m < N; see `nextBatch`).
     func replicaShare(of plan: [UnpairedItem], _ group: any ReplicaGroup) -> [UnpairedItem] {
-        let b = options.batchSize, global = group.size * b
-        return stride(from: 0, to: plan.count, by: global).flatMap { start -> ArraySlice<UnpairedItem> in
-            let from = min(plan.count, start + group.rank * b)
-            return plan[from..<min(plan.count, from + b)]
+        let (n, r) = (group.size, group.rank)
+        return stride(from: 0, to: plan.count, by: n * options.batchSize).flatMap { start -> ArraySlice<UnpairedItem> in
+            let m = min(n * options.batchSize, plan.count - start)
+            return plan[(start + r * m / n)..<(start + (r + 1) * m / n)]
         }
     }
 
