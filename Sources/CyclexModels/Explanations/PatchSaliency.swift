@@ -8,30 +8,30 @@ public enum Explanation {
     /// S(y) = ∂ max_{i,j} D(y)[b, 0, i, j] / ∂y, all channels, unnormalised.
     ///
     /// A side computation: D runs on a detached copy and only the input gradient is computed
-    /// (no parameter gradient is produced or touched). Returns the map [B, C, H, W] and the
-    /// patch maps and arg-max indices for diagnostics.
+    /// (no parameter gradient is produced or touched). The whole batch goes through D at once:
+    /// PatchGAN treats samples independently (instance norm), so the gradient of the sum of the
+    /// samples' highest scores is each sample's saliency in its own slice. Returns the map
+    /// [B, C, H, W] and the patch maps and arg-max indices for diagnostics.
     public static func patchSaliency(
         of discriminator: PatchDiscriminator, at images: Tensor
     ) -> (saliency: Tensor, patchMap: Tensor, argmax: [Int]) {
-        let batch = images.shape[0], per = images.count / batch
-        let imageShape = [1] + images.shape.dropFirst()
-        let saliency = Tensor(uninitializedShape: images.shape)
-        var maps: [Tensor] = []
-        var argmax: [Int] = []
-        for b in 0..<batch {
-            let x = Tensor(uninitializedShape: imageShape, requiresGradient: true)
-            x.pointer.update(from: images.pointer + b * per, count: per)
-            let (score, map) = withGradient { () -> (Tensor, Tensor) in
-                let map = discriminator(x)
-                return (map.spatialMax(), map)
-            }
-            let g = Tensor.gradients(of: score, withRespectTo: [x])[0]
-            (saliency.pointer + b * per).update(from: g.pointer, count: per)
-            maps.append(map.detached())
-            argmax.append(map.spatialArgmax()[0])
+        let (input, map) = withGradient { () -> (Tensor, Tensor) in
+            let x = Tensor.leafRequiringGradient(copying: images)
+            return (x, discriminator(x))
         }
-        let patchMap = batch == 1 ? maps[0] : withoutGradient { Tensor.concatenate(maps, alongAxis: 0) }
-        return (saliency, patchMap, argmax)
+        return (patchSaliency(ofScores: map, withRespectTo: input), map.detached(), map.spatialArgmax())
+    }
+
+    /// The saliency of patch scores D(x) already computed, with graph, from `input` (itself a
+    /// leaf or part of a larger graph): ∂ Σ_b max_{i,j} map[b, 0, i, j] / ∂input, [B, C, H, W].
+    /// This shares D's forward pass with whatever else uses `map` (xAI-CycleGAN's adversarial
+    /// loss and λ). Only D's input-gradient path is walked: no parameter gradient is formed, and
+    /// nothing upstream of `input` is touched.
+    public static func patchSaliency(ofScores map: Tensor, withRespectTo input: Tensor) -> Tensor {
+        precondition(map.requiresGradient && input.requiresGradient,
+                     "patch saliency needs scores recorded with graph from a gradient-carrying input")
+        let best = withGradient { map.spatialMax() }
+        return Tensor.gradients(of: best, withRespectTo: [input])[0]
     }
 
     /// The λ-adaptive coefficient λ(x) = (2·(0.5 − min(0.5, x)))^γ for x ≥ 0, 0 for x < 0:
@@ -52,9 +52,12 @@ public enum Explanation {
 }
 
 extension Tensor {
-    /// `init(uninitializedShape:)` that also sets `requiresGradient`.
-    convenience init(uninitializedShape shape: [Int], requiresGradient: Bool) {
-        self.init(uninitializedShape: shape)
-        self.requiresGradient = requiresGradient
+    /// A new leaf with `source`'s shape and a copy of its values that requires a gradient (the
+    /// detached input of a side computation).
+    public static func leafRequiringGradient(copying source: Tensor) -> Tensor {
+        let x = Tensor(uninitializedShape: source.shape)
+        x.pointer.update(from: source.pointer, count: source.count)
+        x.requiresGradient = true
+        return x
     }
 }

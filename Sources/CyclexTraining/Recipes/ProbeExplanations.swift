@@ -32,9 +32,10 @@ extension XAICycleGANModel: ProbeExplaining {
         let (maskAugA, maskAugB) = augmentedMasks(realA: probesA, realB: probesB, maskA: maskA, maskB: maskB, into: &scratch,
                                                     averaging: { $0 })
         let (fakeB, fakeA) = withoutGradient { (generatorAB(probesA, mask: maskAugA), generatorBA(probesB, mask: maskAugB)) }
-        let maps = explainCurrentDiscriminators(realA: probesA, realB: probesB, fakeA: fakeA, fakeB: fakeB,
+        let judged = JudgedFakes(self, fakeB: fakeB, fakeA: fakeA, maskAugA: maskAugA, maskAugB: maskAugB)
+        let maps = explainCurrentDiscriminators(realA: probesA, realB: probesB, judged: judged,
                                                 maskAugA: maskAugA, maskAugB: maskAugB, into: &scratch,
-                                                averaging: { $0 })
+                                                averaging: { $0 }).maps
         var images: [String: Tensor] = ["real_A": Self.rgb(probesA), "fake_B": Self.rgb(fakeB),
                                         "real_B": Self.rgb(probesB), "fake_A": Self.rgb(fakeA)]
         for (domain, source, map, maskAug) in [("B", "A", maps.forAB, maskAugA), ("A", "B", maps.forBA, maskAugB)] {

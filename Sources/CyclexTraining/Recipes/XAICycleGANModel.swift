@@ -3,6 +3,7 @@ import CyclexImaging
 import CyclexInference
 import CyclexModels
 import CyclexNN
+import Foundation
 
 /// The xAI-CycleGAN recipe (`docs/training.md#xai-cyclegan-step`): masked generators fed a
 /// noise soft mask M ~ N(1, σ²), a primary and a mask discriminator per domain, and λ-adaptive
@@ -110,19 +111,20 @@ public final class XAICycleGANModel: ModelRecipe {
         report.keep("M_A_aug", maskAugA); report.keep("M_B_aug", maskAugB)
 
         let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB)
-        let losses = generatorLosses(pass, realA: realA, realB: realB)
+        let judged = JudgedFakes(self, fakeB: pass.fakeB, fakeA: pass.fakeA, maskAugA: maskAugA, maskAugB: maskAugB)
+        let losses = generatorLosses(pass, judged, realA: realA, realB: realB)
         try requireFinite(losses.total.item, "the generator loss")
-        let maps = !usesExplanations ? nil : try explainCurrentDiscriminators(
-            realA: realA, realB: realB, fakeA: pass.fakeA, fakeB: pass.fakeB, maskAugA: maskAugA, maskAugB: maskAugB,
-            into: &report, averaging: gradientReducer.averaged)
-        try updateGenerators(losses.total, maps: maps)
+        let explained = !usesExplanations ? nil : try explainCurrentDiscriminators(
+            realA: realA, realB: realB, judged: judged, maskAugA: maskAugA, maskAugB: maskAugB, into: &report,
+            averaging: gradientReducer.averaged)
+        try updateGenerators(losses.total, maps: explained?.maps)
 
         let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
                                               real: realA, realMask: maskAugA, fake: pass.fakeA, fakeMask: maskAugB,
-                                              pool: poolA, maskedPool: poolMaskedA)
+                                              realScores: explained?.realScoresA, pool: poolA, maskedPool: poolMaskedA)
         let lossDB = try updateDiscriminators(domain: "B", optimizerDB, discriminatorB, maskDiscriminatorB,
                                               real: realB, realMask: maskAugB, fake: pass.fakeB, fakeMask: maskAugA,
-                                              pool: poolB, maskedPool: poolMaskedB)
+                                              realScores: explained?.realScoresB, pool: poolB, maskedPool: poolMaskedB)
 
         report.losses = losses.named + [("D_A", lossDA.item), ("D_B", lossDB.item)]
         for (name, t) in pass.named { report.keep(name, t) }
@@ -142,8 +144,10 @@ public final class XAICycleGANModel: ModelRecipe {
             let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
-            let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fake: yB * maskA)
-            let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fake: yA * maskB)
+            // The fake half of each loss reuses the saliency pass's patch map (same D, same input).
+            let shared = Self.sharesDiscriminatorPasses
+            let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fakeScores: shared ? mapB : dmB(yB * maskA))
+            let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fakeScores: shared ? mapA : dmA(yA * maskB))
             let losses = try averaging([lossDmB.item, lossDmA.item])
             let (lambdaB, lambdaA) = (lambda(losses[0]), lambda(losses[1]))
             report.keep("pass1.y_B", yB); report.keep("pass1.y_A", yA)
@@ -192,13 +196,12 @@ public final class XAICycleGANModel: ModelRecipe {
 
     /// Adversarial terms against the own-domain discriminators (mask share r), the masked cycle
     /// loss and the identity loss, weighted as configured.
-    func generatorLosses(_ pass: SecondPass, realA: Tensor, realB: Tensor) -> GeneratorLosses {
+    func generatorLosses(_ pass: SecondPass, _ judged: JudgedFakes, realA: Tensor, realB: Tensor) -> GeneratorLosses {
         let c = configuration
-        let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
         let r = c.maskAdversarialRatio
-        let advAB = (dmB(pass.fakeB * pass.maskA).mseLoss(target: 1) * r + dB(pass.fakeB).mseLoss(target: 1) * (1 - r))
+        let advAB = (judged.scoresDmB.mseLoss(target: 1) * r + judged.scoresDB.mseLoss(target: 1) * (1 - r))
             * c.adversarialWeight
-        let advBA = (dmA(pass.fakeA * pass.maskB).mseLoss(target: 1) * r + dA(pass.fakeA).mseLoss(target: 1) * (1 - r))
+        let advBA = (judged.scoresDmA.mseLoss(target: 1) * r + judged.scoresDA.mseLoss(target: 1) * (1 - r))
             * c.adversarialWeight
         func cycle(_ rec: Tensor, _ real: Tensor, _ m: Tensor) -> Tensor {
             let inverse = 1 - m
@@ -230,20 +233,63 @@ public final class XAICycleGANModel: ModelRecipe {
     /// One domain's update of D and Dm on pooled, detached pass-2 fakes (full and masked fakes in
     /// separate pools), checked before the weights change.
     func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
-                              real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor,
+                              real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor, realScores: RealScores?,
                               pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
         let r = configuration.maskAdversarialRatio
         optimizer.zeroGradients()
         let pooled = try gradientReducer.pooled(pool, fake.detached())
         let pooledMasked = try gradientReducer.pooled(maskedPool, withoutGradient { fake * fakeMask })
-        let loss = lsganDiscriminatorLoss(d, real: real, fake: pooled) * (1 - r)
-            + lsganDiscriminatorLoss(dm, real: real * realMask, fake: pooledMasked) * r
+        let realD = realScores?.d ?? d(real), realDm = realScores?.dm ?? dm(real * realMask)
+        let loss = lsganDiscriminatorLoss(realScores: realD, fakeScores: d(pooled)) * (1 - r)
+            + lsganDiscriminatorLoss(realScores: realDm, fakeScores: dm(pooledMasked)) * r
         try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
         loss.backward(accumulatingInto: optimizer.parameters)
         try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
         try gradientReducer.reduceGradients(optimizer.parameters)
         optimizer.step()
         return loss
+    }
+
+    /// Whether the step shares discriminator passes: the patch maps of the pass-2 fakes serve the
+    /// generator loss, the saliency maps and λ; the real images' maps serve λ and the
+    /// discriminator update; pass 1's saliency map serves its loss. `CYCLEX_XAI_SHARED=0` runs
+    /// every use on its own forward pass instead (the same numbers, for A/B timing).
+    static let sharesDiscriminatorPasses: Bool = ProcessInfo.processInfo.environment["CYCLEX_XAI_SHARED"] != "0"
+
+    /// The discriminators' patch maps of the pass-2 fakes of one step, computed once with graph.
+    /// The generator loss's adversarial terms back-propagate through them into the generators;
+    /// the saliency maps differentiate their highest scores with respect to the same inputs.
+    struct JudgedFakes {
+        /// D_B's input fake_B, Dm_B's input fake_B ⊙ M_A', and the same for domain A (graph-carrying
+        /// in a step; gradient-carrying copies when the fakes came without graph, as for the probes).
+        let fakeB: Tensor, maskedFakeB: Tensor, fakeA: Tensor, maskedFakeA: Tensor
+        /// D_B(fake_B), Dm_B(fake_B ⊙ M_A'), D_A(fake_A), Dm_A(fake_A ⊙ M_B').
+        let scoresDB: Tensor, scoresDmB: Tensor, scoresDA: Tensor, scoresDmA: Tensor
+
+        init(_ model: XAICycleGANModel, fakeB: Tensor, fakeA: Tensor, maskAugA: Tensor, maskAugB: Tensor) {
+            func input(_ t: Tensor) -> Tensor { t.requiresGradient ? t : Tensor.leafRequiringGradient(copying: t) }
+            let (inputB, inputA) = (input(fakeB), input(fakeA))
+            let (maskedB, maskedA) = withGradient { (inputB * maskAugA, inputA * maskAugB) }
+            (self.fakeB, self.fakeA, maskedFakeB, maskedFakeA) = (inputB, inputA, maskedB, maskedA)
+            (scoresDB, scoresDmB, scoresDA, scoresDmA) = withGradient {
+                (model.discriminatorB(inputB), model.maskDiscriminatorB(maskedB),
+                 model.discriminatorA(inputA), model.maskDiscriminatorA(maskedA))
+            }
+        }
+    }
+
+    /// One domain's discriminator scores of its real images, D(real) and Dm(real ⊙ M'), recorded
+    /// with graph when computed for λ so the discriminator update can reuse them (its weights do
+    /// not change in between).
+    struct RealScores {
+        let d: Tensor, dm: Tensor
+    }
+
+    /// What explaining the current discriminators yields: the maps for the generators' update and
+    /// the real images' scores for the discriminators' update.
+    struct Explained {
+        let maps: ExplanationMaps
+        let realScoresA: RealScores?, realScoresB: RealScores?
     }
 
     /// The explanation maps of one step, passed to the generators' gradient rules.
@@ -255,26 +301,35 @@ public final class XAICycleGANModel: ModelRecipe {
     }
 
     /// The explanation maps (`docs/explanations.md#explanation-map`) from the current (not yet
-    /// updated) discriminators on the pass-2 fakes; their saliency maps, patch maps, λ inputs,
-    /// λ values and the maps themselves are also recorded in `report` for tests and the log.
+    /// updated) discriminators on the pass-2 fakes, whose patch maps `judged` holds; their saliency
+    /// maps, patch maps, λ inputs, λ values and the maps themselves are also recorded in `report`
+    /// for tests and the log.
     func explainCurrentDiscriminators(
-        realA: Tensor, realB: Tensor, fakeA: Tensor, fakeB: Tensor, maskAugA: Tensor, maskAugB: Tensor,
+        realA: Tensor, realB: Tensor, judged shared: JudgedFakes, maskAugA: Tensor, maskAugB: Tensor,
         into report: inout StepReport, averaging: ([Float]) throws -> [Float]
-    ) rethrows -> ExplanationMaps {
+    ) rethrows -> Explained {
         let c = configuration
         let r = c.maskAdversarialRatio
         let (dA, dmA, dB, dmB) = (discriminatorA, maskDiscriminatorA, discriminatorB, maskDiscriminatorB)
-        let maskedFakeB = withoutGradient { fakeB * maskAugA }, maskedFakeA = withoutGradient { fakeA * maskAugB }
-        let (saliencyDB, mapDB, argDB) = Explanation.patchSaliency(of: dB, at: fakeB.detached())
-        let (saliencyDmB, mapDmB, argDmB) = Explanation.patchSaliency(of: dmB, at: maskedFakeB)
-        let (saliencyDA, mapDA, argDA) = Explanation.patchSaliency(of: dA, at: fakeA.detached())
-        let (saliencyDmA, mapDmA, argDmA) = Explanation.patchSaliency(of: dmA, at: maskedFakeA)
+        let sharing = Self.sharesDiscriminatorPasses
+        // Without sharing, every use runs its own forward pass on detached copies (A/B baseline).
+        let judged = sharing ? shared
+            : JudgedFakes(self, fakeB: shared.fakeB.detached(), fakeA: shared.fakeA.detached(), maskAugA: maskAugA, maskAugB: maskAugB)
+        let saliencyDB = Explanation.patchSaliency(ofScores: judged.scoresDB, withRespectTo: judged.fakeB)
+        let saliencyDmB = Explanation.patchSaliency(ofScores: judged.scoresDmB, withRespectTo: judged.maskedFakeB)
+        let saliencyDA = Explanation.patchSaliency(ofScores: judged.scoresDA, withRespectTo: judged.fakeA)
+        let saliencyDmA = Explanation.patchSaliency(ofScores: judged.scoresDmA, withRespectTo: judged.maskedFakeA)
+        let (mapDB, mapDmB, mapDA, mapDmA) = (judged.scoresDB.detached(), judged.scoresDmB.detached(),
+                                              judged.scoresDA.detached(), judged.scoresDmA.detached())
+        // The real images' scores, recorded for the discriminator update when shared.
+        let realB = RealScores(d: dB(realB), dm: dmB(realB * maskAugB))
+        let realA = RealScores(d: dA(realA), dm: dmA(realA * maskAugA))
         // λ inputs: the pre-weighted LSGAN losses of each discriminator on the pass-2 fakes.
         let (xDB, xDmB, xDA, xDmA) = withoutGradient {
-            (lsganDiscriminatorLoss(dB, real: realB, fake: fakeB) * (1 - r),
-             lsganDiscriminatorLoss(dmB, real: realB * maskAugB, fake: maskedFakeB) * r,
-             lsganDiscriminatorLoss(dA, real: realA, fake: fakeA) * (1 - r),
-             lsganDiscriminatorLoss(dmA, real: realA * maskAugA, fake: maskedFakeA) * r)
+            (lsganDiscriminatorLoss(realScores: realB.d, fakeScores: mapDB) * (1 - r),
+             lsganDiscriminatorLoss(realScores: realB.dm, fakeScores: mapDmB) * r,
+             lsganDiscriminatorLoss(realScores: realA.d, fakeScores: mapDA) * (1 - r),
+             lsganDiscriminatorLoss(realScores: realA.dm, fakeScores: mapDmA) * r)
         }
         // Means over the global batch in a data-parallel run (`averaging`), so λ is one number per
         // discriminator for the whole batch, as in one process.
@@ -286,6 +341,8 @@ public final class XAICycleGANModel: ModelRecipe {
         let sameDomain = c.lambdaSource == .sameDomain
         let mapB = explanation(saliencyDB, saliencyDmB, sameDomain ? lDB : lDA, sameDomain ? lDmB : lDmA)
         let mapA = explanation(saliencyDA, saliencyDmA, sameDomain ? lDA : lDB, sameDomain ? lDmA : lDmB)
+        let (argDB, argDmB, argDA, argDmA) = (mapDB.spatialArgmax(), mapDmB.spatialArgmax(),
+                                              mapDA.spatialArgmax(), mapDmA.spatialArgmax())
         report.diagnostics += [
             ("x_D_B", x[0]), ("x_Dm_B", x[1]), ("x_D_A", x[2]), ("x_Dm_A", x[3]),
             ("lambda_D_B", lDB), ("lambda_Dm_B", lDmB), ("lambda_D_A", lDA), ("lambda_Dm_A", lDmA),
@@ -297,7 +354,8 @@ public final class XAICycleGANModel: ModelRecipe {
                           ("patch_map_D_A", mapDA), ("patch_map_Dm_A", mapDmA), ("E_B", mapB), ("E_A", mapA)] {
             report.tensors[name] = t.detached()
         }
-        return ExplanationMaps(forAB: mapB, forBA: mapA)
+        return Explained(maps: ExplanationMaps(forAB: mapB, forBA: mapA),
+                         realScoresA: sharing ? realA : nil, realScoresB: sharing ? realB : nil)
     }
 }
 
