@@ -6,9 +6,14 @@ import PackageDescription
 #if arch(x86_64)
 let cpuSwift: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 let cpuC: [CSetting] = [.unsafeFlags(["-march=x86-64-v3"])]
+/// The convolution kernels pick their instruction set at run time (per-function target
+/// attributes), so the target itself is built for the baseline; -O3 in every configuration
+/// because debug tests run them on real shapes, and 512-bit vectors for the AVX-512 variants.
+let kernelC: [CSetting] = [.unsafeFlags(["-O3", "-mprefer-vector-width=512", "-Wno-psabi"])]
 #else
 let cpuSwift: [SwiftSetting] = []
 let cpuC: [CSetting] = []
+let kernelC: [CSetting] = [.unsafeFlags(["-O3"])]
 #endif
 
 /// Kernels are 10-300x slower at -Onone; compile the numeric targets with -O even in debug
@@ -30,7 +35,8 @@ let package = Package(
             name: "CImageCodecs", cSettings: cpuC,
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "CyclexEngine", dependencies: ["CBLAS"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CConvKernels", cSettings: kernelC),
+        .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexMetrics", dependencies: ["CBLAS", "CyclexEngine", "CyclexImaging", "CyclexInterop"],

@@ -14,6 +14,20 @@ import Foundation
     return Double(nowNanoseconds() - t0) * 1e-9
 }
 
+/// CPU time of the whole process (all threads), in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Wall-clock and process CPU seconds of `body`.
+func wallAndCPUSeconds(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+    let (t0, c0) = (nowNanoseconds(), processCPUSeconds())
+    body()
+    return (Double(nowNanoseconds() - t0) * 1e-9, processCPUSeconds() - c0)
+}
+
 /// Repetition times of one measurement, in seconds.
 struct Timing {
     var times: [Double]

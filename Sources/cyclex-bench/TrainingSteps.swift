@@ -9,15 +9,19 @@ import CyclexTraining
 /// noise hits both sides alike. PyTorch's bench networks differ (see the notes), so these rows
 /// are cyclex-only except for the explanation overhead, which RESULTS reports as a percentage
 /// (docs/benchmarks.md#2-cyclegan-training-iteration).
-func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
+///
+/// Each step's process CPU time (all threads) is recorded beside its wall time: on a shared
+/// machine the CPU time of a single-process step is what the load disturbs least.
+func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?, log: JSONLog) {
     BLAS.setThreadCount(2)
     var t = TextTable(
         "3d. cyclex train steps (batch 1, 2 threads; xAI with/without explanations A/B interleaved)",
         ["model", "preset (ngf/blocks/ndf)", "size", "params", "step median", "step min", "without explanations",
-         "explanation cost"])
+         "explanation cost", "CPU: step / explanation cost"])
     for size in sizes {
         for (kind, preset) in [(ModelConfiguration.Kind.cycleGAN, ModelConfiguration.Preset.small), (.cycleGAN, .standard),
-                               (.xaiCycleGAN, .small), (.xaiCycleGAN, .standard)] {
+                               (.xaiCycleGAN, .small), (.xaiCycleGAN, .standard)]
+        where models?.contains("\(kind.rawValue)-\(preset.rawValue)") ?? true {
             BufferPool.shared.drain()
             let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
             let model = makeModel(configuration, seed: 1)
@@ -25,13 +29,15 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
             let a = randomTensor([1, 3, size, size], &rng), b = randomTensor([1, 3, size, size], &rng)
             let step = { _ = try? model.trainStep(realA: a, realB: b) }
             step()  // warm-up
-            var with: [Double] = [], without: [Double] = []
+            var with: [Double] = [], without: [Double] = [], cpuWith: [Double] = [], cpuWithout: [Double] = []
             let xai = model as? XAICycleGANModel
             for _ in 0..<iterations {
-                with.append(seconds(step))
+                var (wall, cpu) = wallAndCPUSeconds(step)
+                with.append(wall); cpuWith.append(cpu)
                 if let xai {
                     xai.usesExplanations = false
-                    without.append(seconds(step))
+                    (wall, cpu) = wallAndCPUSeconds(step)
+                    without.append(wall); cpuWithout.append(cpu)
                     xai.usesExplanations = true
                 }
             }
@@ -40,7 +46,8 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
             var row = [kind.rawValue, "\(preset.rawValue) (\(shape))", "\(size)", fmt(Double(model.parameterCount) / 1e6, 2) + " M",
                        fmtTime(w.median), fmtTime(w.minimum)]
             var entry: [String: Any] = ["model": kind.rawValue, "preset": preset.rawValue, "size": size,
-                                        "median_s": w.median, "min_s": w.minimum, "times_s": with]
+                                        "median_s": w.median, "min_s": w.minimum, "times_s": with,
+                                        "cpu_median_s": Timing(times: cpuWith).median, "cpu_times_s": cpuWith]
             if !without.isEmpty {
                 let wo = Timing(times: without)
                 // Paired differences cancel slow machine windows better than a difference of medians.
@@ -48,8 +55,13 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, log: JSONLog) {
                 row += [fmtTime(wo.median), "+" + fmtTime(paired) + " (" + fmt(100 * paired / wo.median) + " %)"]
                 entry["without_explanations_median_s"] = wo.median
                 entry["explanation_cost_paired_median_s"] = paired
+                let cpuWo = Timing(times: cpuWithout)
+                let cpuPaired = zip(cpuWith, cpuWithout).map { $0 - $1 }.sorted()[with.count / 2]
+                row.append(fmtTime(Timing(times: cpuWith).median) + " / +" + fmt(100 * cpuPaired / cpuWo.median) + " %")
+                entry["cpu_without_explanations_median_s"] = cpuWo.median
+                entry["cpu_explanation_cost_paired_median_s"] = cpuPaired
             } else {
-                row += ["-", "-"]
+                row += ["-", "-", fmtTime(Timing(times: cpuWith).median)]
             }
             t.add(row)
             log.add("train_step", entry)

@@ -16,6 +16,8 @@ let usage = """
       --iterations N    CycleGAN iterations timed per size after 1 warm-up (default 5; quick 2)
       --size S          CycleGAN size(s), repeatable or comma separated (default 64,128; 256 takes ~15 s/iter)
       --only LIST       sections to run, comma separated: calib,ops,models,steps,alloc,profile
+      --models LIST     training steps (section 3d) of these cases only, comma separated, e.g.
+                        xai-cyclegan-small,cyclegan-standard (default: all four)
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size)
       --json PATH       also write all results as JSON
       --help
@@ -26,6 +28,7 @@ var iterations: Int?
 var sizes: [Int] = []
 var jsonPath: String?
 var only: Set<String>?
+var stepModels: Set<String>?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let a = arguments.next() {
     switch a {
@@ -34,6 +37,7 @@ while let a = arguments.next() {
     case "--iterations": iterations = arguments.next().flatMap { Int($0) }
     case "--size": sizes += (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
     case "--json": jsonPath = arguments.next()
+    case "--models": stepModels = Set((arguments.next() ?? "").split(separator: ",").map(String.init))
     case "--only": only = Set((arguments.next() ?? "").split(separator: ",").map(String.init))
     case "--help", "-h": print(usage); exit(0)
     default: FileHandle.standardError.write("unknown option \(a)\n\n\(usage)\n".data(using: .utf8)!); exit(2)
@@ -69,7 +73,7 @@ if wants("ops") { target = runOpsSection(quick: quick, reference: reference, log
 if wants("models") {
     runModelsSection(sizes: sizes, iterations: iterationCount, quick: quick, reference: reference, log: log)
 }
-if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, log: log) }
+if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }
 var allocationPass: Bool?
 if wants("alloc") { allocationPass = runAllocationCheck(size: sizes.min() ?? 64, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }

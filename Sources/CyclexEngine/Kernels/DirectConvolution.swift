@@ -1,3 +1,5 @@
+import CConvKernels
+
 /// Direct stride-1, unpadded convolution for very few output channels (the generators' final
 /// 7×7 ngf→3 and 3×3 ngf→3 convs). As a GEMM these have M = Cout ≤ 4, which runs at a few
 /// percent of sgemm speed, and their im2col matrix is huge (205 MB for 64×128² with a 7×7
@@ -15,6 +17,12 @@ public enum DirectConvolution {
     ) {
         let (outH, outW) = (height - kh + 1, width - kw + 1)
         let plane = outH * outW
+        if NativeKernels.inUse {
+            Parallel.forRanges(outH, minimumChunk: max(1, 2048 / max(outW * cin * kh * kw / 64, 1))) { rows in
+                cx_direct_forward(x, w, y, cin, cout, height, width, kh, kw, rows.lowerBound, rows.upperBound)
+            }
+            return
+        }
         Parallel.forRanges(outH, minimumChunk: max(1, 2048 / max(outW * cin * kh * kw / 64, 1))) { rows in
             for oh in rows {
                 for ci in 0..<cin {
@@ -42,6 +50,14 @@ public enum DirectConvolution {
     ) {
         let (outH, outW) = (height - kh + 1, width - kw + 1)
         let plane = outH * outW
+        if NativeKernels.inUse {
+            // Blocks of 4 input channels per call keep the kernel's accumulators full.
+            Parallel.forRanges((cin + 3) / 4, minimumChunk: 1) { blocks in
+                cx_direct_backward_input(gy, w, gx, cin, cout, height, width, kh, kw,
+                                         4 * blocks.lowerBound, min(cin, 4 * blocks.upperBound))
+            }
+            return
+        }
         Parallel.forRanges(cin, minimumChunk: 1) { channels in
             for ci in channels {
                 for ki in 0..<kh {
@@ -68,6 +84,13 @@ public enum DirectConvolution {
     ) {
         let (outH, outW) = (height - kh + 1, width - kw + 1)
         let plane = outH * outW
+        if NativeKernels.inUse {
+            Parallel.forRanges(cin, minimumChunk: 1) { channels in
+                cx_direct_backward_weight(gy, x, gw, accumulate ? 1 : 0, cin, cout, height, width, kh, kw,
+                                          channels.lowerBound, channels.upperBound)
+            }
+            return
+        }
         Parallel.forRanges(cin, minimumChunk: 1) { channels in
             for ci in channels {
                 for co in 0..<cout {

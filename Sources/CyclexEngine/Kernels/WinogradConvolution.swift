@@ -1,3 +1,4 @@
+import CConvKernels
 import Foundation
 
 /// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
@@ -52,6 +53,13 @@ public enum WinogradConvolution {
         _ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int, transposedAndFlipped: Bool,
         into u: UnsafeMutablePointer<Float>
     ) {
+        if NativeKernels.inUse {
+            let outer = transposedAndFlipped ? cin : cout
+            Parallel.forRanges(outer, minimumChunk: 16) { r in
+                cx_winograd_weights(w, cout, cin, transposedAndFlipped ? 1 : 0, r.lowerBound, r.upperBound, u)
+            }
+            return
+        }
         let (rows, columns) = transposedAndFlipped ? (cin, cout) : (cout, cin)
         let plane = rows * columns
         Parallel.forEach(cout, minimumItemsPerCore: 16) { co in
@@ -87,6 +95,12 @@ public enum WinogradConvolution {
         _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, padding p: Int, tiles: Tiles,
         into v: UnsafeMutablePointer<Float>
     ) {
+        if NativeKernels.inUse {
+            Parallel.forRanges(channels, minimumChunk: 1) { r in
+                cx_winograd_input(x, channels, height, width, p, tiles.rows, tiles.columns, r.lowerBound, r.upperBound, v)
+            }
+            return
+        }
         let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
         let bufferWidth = 2 * tileColumns + 2
         // Input columns that land inside the row buffer: buffer column c holds image column c − p.
@@ -141,6 +155,12 @@ public enum WinogradConvolution {
     static func transformOutput(
         _ m: UnsafePointer<Float>, channels: Int, bias: UnsafePointer<Float>?, tiles: Tiles, into y: UnsafeMutablePointer<Float>
     ) {
+        if NativeKernels.inUse {
+            Parallel.forRanges(channels, minimumChunk: 1) { r in
+                cx_winograd_output(m, channels, bias, tiles.outHeight, tiles.outWidth, r.lowerBound, r.upperBound, y)
+            }
+            return
+        }
         let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
         let (outH, outW) = (tiles.outHeight, tiles.outWidth)
         let stride = channels * tileCount
@@ -179,6 +199,12 @@ public enum WinogradConvolution {
     static func transformOutputGradient(
         _ gy: UnsafePointer<Float>, channels: Int, tiles: Tiles, into dm: UnsafeMutablePointer<Float>
     ) {
+        if NativeKernels.inUse {
+            Parallel.forRanges(channels, minimumChunk: 1) { r in
+                cx_winograd_output_gradient(gy, channels, tiles.outHeight, tiles.outWidth, r.lowerBound, r.upperBound, dm)
+            }
+            return
+        }
         let (tileRows, tileColumns, tileCount) = (tiles.rows, tiles.columns, tiles.count)
         let (outH, outW) = (tiles.outHeight, tiles.outWidth)
         let stride = channels * tileCount
@@ -231,6 +257,13 @@ public enum WinogradConvolution {
                            b: v.pointer + xi * cin * t, ldb: t, beta: b == 0 ? 0 : 1,
                            c: du.pointer + xi * cout * cin, ldc: cin)
             }
+        }
+        if NativeKernels.inUse {
+            let pu = UnsafePointer(du.pointer)
+            Parallel.forRanges(cout, minimumChunk: 16) { r in
+                cx_winograd_weight_gradient(pu, cout, cin, r.lowerBound, r.upperBound, dw)
+            }
+            return
         }
         let plane = cout * cin, pu = du.pointer
         Parallel.forEach(cout, minimumItemsPerCore: 16) { co in

@@ -1,0 +1,245 @@
+/* Winograd F(2x2, 3x3) transforms (Lavin & Gray 2016); the matrices and layouts are described in
+ * Kernels/WinogradConvolution.swift. Loops run along the tiles of a row so that the compiler
+ * vectorises them (stride-2 reads of the row buffers, contiguous writes per element position). */
+#include "dispatch.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* V = B^T d B, B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]. */
+CX_INLINE void cx_winograd_input_body(const float *x, long channels, long height, long width, long p,
+                                      long tileRows, long tileColumns, long c0, long c1, float *v) {
+    const long bw = 2 * tileColumns + 2, tiles = tileRows * tileColumns, stride = channels * tiles;
+    float *buffer = malloc(sizeof(float) * 8 * (size_t)bw);
+    if (buffer == NULL) abort();
+    float *rows[4] = {buffer, buffer + bw, buffer + 2 * bw, buffer + 3 * bw};
+    float *t[4] = {buffer + 4 * bw, buffer + 5 * bw, buffer + 6 * bw, buffer + 7 * bw};
+    /* Buffer column c holds image column c - p. */
+    long first = p < bw ? p : bw, last = p + width < bw ? p + width : bw;
+    for (long ci = c0; ci < c1; ci++) {
+        const float *image = x + ci * height * width;
+        for (long ty = 0; ty < tileRows; ty++) {
+            for (int r = 0; r < 4; r++) {
+                float *row = rows[r];
+                long ih = 2 * ty - p + r;
+                if (ih < 0 || ih >= height || last <= first) {
+                    memset(row, 0, sizeof(float) * (size_t)bw);
+                    continue;
+                }
+                if (first > 0) memset(row, 0, sizeof(float) * (size_t)first);
+                memcpy(row + first, image + ih * width + (first - p), sizeof(float) * (size_t)(last - first));
+                if (last < bw) memset(row + last, 0, sizeof(float) * (size_t)(bw - last));
+            }
+            const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+            float *t0 = t[0], *t1 = t[1], *t2 = t[2], *t3 = t[3];
+            for (long c = 0; c < bw; c++) {
+                t0[c] = r0[c] - r2[c];
+                t1[c] = r1[c] + r2[c];
+                t2[c] = r2[c] - r1[c];
+                t3[c] = r1[c] - r3[c];
+            }
+            float *base = v + ci * tiles + ty * tileColumns;
+            for (int i = 0; i < 4; i++) {
+                const float *a = t[i];
+                float *o0 = base + (4 * i) * stride, *o1 = base + (4 * i + 1) * stride;
+                float *o2 = base + (4 * i + 2) * stride, *o3 = base + (4 * i + 3) * stride;
+                for (long tx = 0; tx < tileColumns; tx++) {
+                    float a0 = a[2 * tx], a1 = a[2 * tx + 1], a2 = a[2 * tx + 2], a3 = a[2 * tx + 3];
+                    o0[tx] = a0 - a2;
+                    o1[tx] = a1 + a2;
+                    o2[tx] = a2 - a1;
+                    o3[tx] = a1 - a3;
+                }
+            }
+        }
+    }
+    free(buffer);
+}
+CX_DISPATCHED(cx_winograd_input,
+              (const float *x, long channels, long height, long width, long padding, long tileRows, long tileColumns,
+               long c0, long c1, float *v),
+              (x, channels, height, width, padding, tileRows, tileColumns, c0, c1, v))
+
+/* Y = A^T M A (+ b), A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; one tile row of one channel into
+ * `top` and `bottom` (2 * tileColumns wide each). */
+CX_INLINE void cx_winograd_output_row(const float *e, long stride, long tileColumns, float b, float *top,
+                                      float *bottom) {
+    const float *m[16];
+    for (int k = 0; k < 16; k++) m[k] = e + k * stride;
+    for (long tx = 0; tx < tileColumns; tx++) {
+        float l0 = m[0][tx] + m[1][tx] + m[2][tx], r0 = m[1][tx] - m[2][tx] - m[3][tx];
+        float l1 = m[4][tx] + m[5][tx] + m[6][tx], r1 = m[5][tx] - m[6][tx] - m[7][tx];
+        float l2 = m[8][tx] + m[9][tx] + m[10][tx], r2 = m[9][tx] - m[10][tx] - m[11][tx];
+        float l3 = m[12][tx] + m[13][tx] + m[14][tx], r3 = m[13][tx] - m[14][tx] - m[15][tx];
+        top[2 * tx] = l0 + l1 + l2 + b;
+        top[2 * tx + 1] = r0 + r1 + r2 + b;
+        bottom[2 * tx] = l1 - l2 - l3 + b;
+        bottom[2 * tx + 1] = r1 - r2 - r3 + b;
+    }
+}
+
+CX_INLINE void cx_winograd_output_body(const float *m, long channels, const float *bias, long outH, long outW,
+                                       long c0, long c1, float *y) {
+    const long tileRows = (outH + 1) / 2, tileColumns = (outW + 1) / 2, tiles = tileRows * tileColumns;
+    const long stride = channels * tiles;
+    const int edge = (outW & 1) || (outH & 1);
+    float *scratch = edge ? malloc(sizeof(float) * 4 * (size_t)tileColumns) : NULL;
+    if (edge && scratch == NULL) abort();
+    for (long co = c0; co < c1; co++) {
+        float b = bias ? bias[co] : 0;
+        float *plane = y + co * outH * outW;
+        for (long ty = 0; ty < tileRows; ty++) {
+            const float *e = m + co * tiles + ty * tileColumns;
+            float *top = plane + 2 * ty * outW;
+            int hasBottom = 2 * ty + 1 < outH;
+            if (!(outW & 1) && hasBottom) {
+                cx_winograd_output_row(e, stride, tileColumns, b, top, top + outW);
+                continue;
+            }
+            cx_winograd_output_row(e, stride, tileColumns, b, scratch, scratch + 2 * tileColumns);
+            memcpy(top, scratch, sizeof(float) * (size_t)outW);
+            if (hasBottom) memcpy(top + outW, scratch + 2 * tileColumns, sizeof(float) * (size_t)outW);
+        }
+    }
+    free(scratch);
+}
+CX_DISPATCHED(cx_winograd_output,
+              (const float *m, long channels, const float *bias, long outH, long outW, long c0, long c1, float *y),
+              (m, channels, bias, outH, outW, c0, c1, y))
+
+/* dM = A dY A^T, A = [[1, 0], [1, 1], [1, -1], [0, -1]]; one tile row from `top` and `bottom`. */
+CX_INLINE void cx_winograd_output_gradient_row(const float *top, const float *bottom, long stride, long tileColumns,
+                                               float *e) {
+    float *o[16];
+    for (int k = 0; k < 16; k++) o[k] = e + k * stride;
+    for (long tx = 0; tx < tileColumns; tx++) {
+        float y00 = top[2 * tx], y01 = top[2 * tx + 1], y10 = bottom[2 * tx], y11 = bottom[2 * tx + 1];
+        float p[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+        for (int i = 0; i < 4; i++) {
+            o[4 * i][tx] = p[i][0];
+            o[4 * i + 1][tx] = p[i][0] + p[i][1];
+            o[4 * i + 2][tx] = p[i][0] - p[i][1];
+            o[4 * i + 3][tx] = -p[i][1];
+        }
+    }
+}
+
+CX_INLINE void cx_winograd_output_gradient_body(const float *gy, long channels, long outH, long outW, long c0,
+                                                long c1, float *dm) {
+    const long tileRows = (outH + 1) / 2, tileColumns = (outW + 1) / 2, tiles = tileRows * tileColumns;
+    const long stride = channels * tiles;
+    const int edge = (outW & 1) || (outH & 1);
+    float *scratch = edge ? calloc(4 * (size_t)tileColumns, sizeof(float)) : NULL;
+    if (edge && scratch == NULL) abort();
+    for (long co = c0; co < c1; co++) {
+        const float *plane = gy + co * outH * outW;
+        for (long ty = 0; ty < tileRows; ty++) {
+            const float *top = plane + 2 * ty * outW;
+            int hasBottom = 2 * ty + 1 < outH;
+            float *e = dm + co * tiles + ty * tileColumns;
+            if (!(outW & 1) && hasBottom) {
+                cx_winograd_output_gradient_row(top, top + outW, stride, tileColumns, e);
+                continue;
+            }
+            /* Past the output (odd sizes) reads as zero: the scratch rows' tails stay zero. */
+            float *t = scratch, *bo = scratch + 2 * tileColumns;
+            memset(scratch, 0, sizeof(float) * 4 * (size_t)tileColumns);
+            memcpy(t, top, sizeof(float) * (size_t)outW);
+            if (hasBottom) memcpy(bo, top + outW, sizeof(float) * (size_t)outW);
+            cx_winograd_output_gradient_row(t, bo, stride, tileColumns, e);
+        }
+    }
+    free(scratch);
+}
+CX_DISPATCHED(cx_winograd_output_gradient,
+              (const float *gy, long channels, long outH, long outW, long c0, long c1, float *dm),
+              (gy, channels, outH, outW, c0, c1, dm))
+
+/* U = G g G^T, G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], for the pairs
+ * (outer, inner) with outer in [begin, end): (co, ci) without `flipped`, (ci, co) with it; the
+ * inner index is the contiguous one of u. */
+/* One pair's 16 values of U from its 3x3 kernel g (rows g[0..2], already rotated if needed). */
+#define CX_WEIGHT_TRANSFORM(T, g, emit)                                            \
+    do {                                                                           \
+        T t_[4][3];                                                                \
+        for (int j = 0; j < 3; j++) {                                              \
+            t_[0][j] = g[0][j];                                                    \
+            t_[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);                       \
+            t_[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);                       \
+            t_[3][j] = g[2][j];                                                    \
+        }                                                                          \
+        for (int i = 0; i < 4; i++) {                                              \
+            emit(4 * i, t_[i][0]);                                                 \
+            emit(4 * i + 1, 0.5f * (t_[i][0] + t_[i][1] + t_[i][2]));              \
+            emit(4 * i + 2, 0.5f * (t_[i][0] - t_[i][1] + t_[i][2]));              \
+            emit(4 * i + 3, t_[i][2]);                                             \
+        }                                                                          \
+    } while (0)
+
+/* Pairs k = 0..<inner whose kernels start `sourceStride` floats apart; U element xi of pair k goes
+ * to out[xi * plane + k]. 16 pairs at a time in vectors (a gather of each tap, contiguous stores). */
+CX_INLINE void cx_winograd_weight_pairs(const float *w, long plane, long inner, long sourceStride, int flipped,
+                                        float *out) {
+    long k = 0;
+    for (; k + 16 <= inner; k += 16) {
+        cx_v16 g[3][3];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                const long tap = flipped ? 8 - 3 * i - j : 3 * i + j;
+                for (int l = 0; l < 16; l++) g[i][j][l] = w[(k + l) * sourceStride + tap];
+            }
+#define CX_EMIT_V(xi, value) cx_store(out + (xi) * plane + k, (value))
+        CX_WEIGHT_TRANSFORM(cx_v16, g, CX_EMIT_V);
+#undef CX_EMIT_V
+    }
+    for (; k < inner; k++) {
+        const float *s = w + k * sourceStride;
+        float g[3][3];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) g[i][j] = flipped ? s[8 - 3 * i - j] : s[3 * i + j];
+#define CX_EMIT_S(xi, value) (out[(xi) * plane + k] = (value))
+        CX_WEIGHT_TRANSFORM(float, g, CX_EMIT_S);
+#undef CX_EMIT_S
+    }
+}
+
+CX_INLINE void cx_winograd_weights_body(const float *w, long cout, long cin, int flipped, long begin, long end,
+                                        float *u) {
+    const long plane = cout * cin;
+    for (long outer = begin; outer < end; outer++) {
+        if (flipped)  /* pairs (ci = outer, co = k): source w[k, outer] */
+            cx_winograd_weight_pairs(w + outer * 9, plane, cout, cin * 9, 1, u + outer * cout);
+        else          /* pairs (co = outer, ci = k): source w[outer, k] */
+            cx_winograd_weight_pairs(w + outer * cin * 9, plane, cin, 9, 0, u + outer * cin);
+    }
+}
+CX_DISPATCHED(cx_winograd_weights,
+              (const float *w, long cout, long cin, int flipped, long begin, long end, float *u),
+              (w, cout, cin, flipped, begin, end, u))
+
+/* dw = G^T dU G; G^T x = (x0 + x1/2 + x2/2, x1/2 - x2/2, x1/2 + x2/2 + x3). */
+CX_INLINE void cx_winograd_weight_gradient_body(const float *du, long cout, long cin, long begin, long end,
+                                                float *dw) {
+    const long plane = cout * cin;
+    for (long co = begin; co < end; co++) {
+        for (long ci = 0; ci < cin; ci++) {
+            const long offset = co * cin + ci;
+            float r[4][3];
+            for (int i = 0; i < 4; i++) {
+                float x0 = du[(4 * i) * plane + offset], x1 = du[(4 * i + 1) * plane + offset];
+                float x2 = du[(4 * i + 2) * plane + offset], x3 = du[(4 * i + 3) * plane + offset];
+                r[i][0] = x0 + 0.5f * x1 + 0.5f * x2;
+                r[i][1] = 0.5f * x1 - 0.5f * x2;
+                r[i][2] = 0.5f * x1 + 0.5f * x2 + x3;
+            }
+            float *out = dw + offset * 9;
+            for (int j = 0; j < 3; j++) {
+                out[j] = r[0][j] + 0.5f * r[1][j] + 0.5f * r[2][j];
+                out[3 + j] = 0.5f * r[1][j] - 0.5f * r[2][j];
+                out[6 + j] = 0.5f * r[1][j] + 0.5f * r[2][j] + r[3][j];
+            }
+        }
+    }
+}
+CX_DISPATCHED(cx_winograd_weight_gradient,
+              (const float *du, long cout, long cin, long begin, long end, float *dw),
+              (du, cout, cin, begin, end, dw))
