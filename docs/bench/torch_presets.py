@@ -142,13 +142,22 @@ def main():
     ap.add_argument("--train-only", action="store_true", help="skip the generator forward timings")
     ap.add_argument("--calib-seconds", type=float, default=1.5, help="length of each matmul calibration")
     ap.add_argument("--tsv", help="also append 'train KIND PRESET SIZE median_s' lines to this file")
+    ap.add_argument("--models", help="only these cases, comma separated KIND-PRESET (e.g. cyclegan-standard)")
+    ap.add_argument("--no-calib", action="store_true",
+                    help="skip the matmul calibration (for peak-memory runs, whose figure it would only blur)")
     args = ap.parse_args()
+    wanted = set(args.models.split(",")) if args.models else None
+    if args.no_calib:
+        global calibrate
+        calibrate = lambda seconds=0: float("nan")  # noqa: E731
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'what':44s} {'median':>9s} {'best':>9s}  calib GF/s before/after")
     for (kind, preset), (ngf, blocks, ndf) in PRESETS.items():
+        if wanted is not None and f"{kind}-{preset}" not in wanted:
+            continue
         make = cyclegan_step_fn if kind == "cyclegan" else xai_step_fn
         for size in sizes:
             step, _ = make(ngf, blocks, ndf, size)
