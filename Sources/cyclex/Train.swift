@@ -106,7 +106,7 @@ struct Train: ParsableCommand {
             }
         }
         trainer.note("cyclex train (* = not the default):\n" + options.summaryLines.joined(separator: "\n"))
-        if options.evaluateEvery != nil {
+        if options.evaluateEvery != nil, trainer.isWriter {   // only rank 0 scores
             let (kid, problem) = TrainingKID.make()
             if let kid {
                 trainer.distributionScorer = { real, translated in try kid.score(real: real, translated: translated) }
