@@ -36,6 +36,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CConvKernels", cSettings: kernelC),
+        // The inference forward's matrix-product kernels (AVX-512 float32, AVX512_BF16) and Winograd
+        // transforms: AVX-512 code behind a run-time CPUID check; the file builds for x86-64-v3.
+        .target(name: "CBFloat16Kernels", cSettings: cpuC + [.unsafeFlags(["-O3"])]),
         .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
         .target(
@@ -47,7 +50,7 @@ let package = Package(
             name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
-            name: "CyclexInference", dependencies: ["CyclexModels", "CyclexImaging", "CyclexInterop"],
+            name: "CyclexInference", dependencies: ["CBFloat16Kernels", "CyclexModels", "CyclexImaging", "CyclexInterop"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexTraining", dependencies: ["CyclexInference", "CyclexMetrics"],
@@ -80,7 +83,8 @@ let package = Package(
             name: "CyclexModelsTests", dependencies: ["CyclexModels", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
-            name: "CyclexTrainingTests", dependencies: ["CyclexInference", "CyclexTraining", "CyclexTestSupport"],
+            name: "CyclexTrainingTests",
+            dependencies: ["CBFloat16Kernels", "CyclexInference", "CyclexTraining", "CyclexTestSupport"],
             swiftSettings: cpuSwift),
         .testTarget(
             name: "CyclexImagingTests", dependencies: ["CyclexImaging", "CyclexTestSupport"],

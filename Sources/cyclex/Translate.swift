@@ -56,6 +56,9 @@ struct Translate: ParsableCommand {
     @Flag(help: "Write the input and its translation next to each other.")
     var sideBySide = false
 
+    @Option(help: "Convolution arithmetic: f32, or bf16 (about twice as fast on CPUs with AVX512_BF16, outputs within 2 grey levels of f32).")
+    var precision: InferencePrecision = .f32
+
     @Option(help: "Folder mode: translate only slice K of N (1 <= K <= N), chosen by a hash of each file's path.")
     var shard: String?
 
@@ -79,6 +82,8 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
+        // Before any checkpoint is read: a CPU without AVX512_BF16 is refused at once.
+        try reportingErrors { try precision.checkAvailable() }
         var options = TranslationOutputOptions()
         options.size = size.flatMap(parseSize)
         options.format = format
@@ -98,9 +103,12 @@ struct Translate: ParsableCommand {
         // Only the generators: no discriminators, optimiser moments, pools or random streams.
         let generators = try reportingErrors { try GeneratorCheckpoint.load(checkpointURL, for: direction) }
         let c = generators.configuration
-        let translator = Translator(generators: generators, direction: direction, tileSize: tile, tileOverlap: tileOverlap)
+        let translator = try reportingErrors {
+            try Translator(generators: generators, direction: direction, precision: precision, tileSize: tile,
+                           tileOverlap: tileOverlap)
+        }
         progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "
-            + "stride \(c.stride), direction \(direction.rawValue)")
+            + "stride \(c.stride), direction \(direction.rawValue), precision \(precision.rawValue)")
 
         if !isFolder.boolValue {
             if options.shard != nil { throw CLIError("--shard needs a folder input") }
@@ -201,4 +209,5 @@ func parseSize(_ text: String) -> ImageSize? {
 }
 
 extension TranslationDirection: ExpressibleByArgument {}
+extension InferencePrecision: ExpressibleByArgument {}
 extension OutputFormatChoice: ExpressibleByArgument {}

@@ -46,13 +46,22 @@ public final class Translator {
         self.network = network
     }
 
-    /// A translator for one direction of a model's generators (e.g. from `GeneratorCheckpoint.load`).
+    /// A translator for one direction of a model's generators (e.g. from `GeneratorCheckpoint.load`),
+    /// running the inference-only forward (`InferenceGenerator`) in float32.
     public convenience init(generators: any GeneratorPair, direction: TranslationDirection,
                             tileSize: Int = 512, tileOverlap: Int = 32) {
+        // float32 runs on every CPU, so building its forward cannot fail.
+        try! self.init(generators: generators, direction: direction, precision: .f32, tileSize: tileSize,
+                       tileOverlap: tileOverlap)
+    }
+
+    /// A translator for one direction of a model's generators at `precision` (docs/translate.md#precision).
+    /// Throws `PrecisionUnavailableError` for `.bf16` on a CPU without AVX512_BF16.
+    public convenience init(generators: any GeneratorPair, direction: TranslationDirection, precision: InferencePrecision,
+                            tileSize: Int = 512, tileOverlap: Int = 32) throws {
         let c = generators.configuration
-        self.init(stride: c.stride, channels: c.channels, tileSize: tileSize, tileOverlap: tileOverlap) { x in
-            generators.translate(x, direction: direction)
-        }
+        let forward = try InferenceGenerator(generators: generators, direction: direction, precision: precision)
+        self.init(stride: c.stride, channels: c.channels, tileSize: tileSize, tileOverlap: tileOverlap) { x in forward(x) }
     }
 
     // MARK: - Tensors

@@ -1,0 +1,519 @@
+/* bfloat16 GEMM and Winograd transforms for cyclex's `--precision bf16` (see include/cbfloat16.h).
+ *
+ * The package compiles C for x86-64-v3 (AVX2); the AVX-512 functions below carry their own
+ * `target` attribute and are only reached after cx_bf16_supported() said yes, so the library
+ * loads and runs on every x86-64-v3 CPU. On other architectures the kernels are absent and
+ * cx_bf16_supported() returns 0. */
+#include "cbfloat16.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define CX_X86 1
+#endif
+
+#define MR 8   /* rows of A per micro-kernel call */
+#define NR 32  /* columns of B per panel (two 16-float vectors) */
+
+static inline int div_up(int a, int b) { return (a + b - 1) / b; }
+
+/* Round to nearest even; NaN stays a (quiet) NaN. */
+static inline uint32_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return u >> 16;
+}
+
+void cx_bf16_round_floats(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = bf16_bits(x[i]) << 16;
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+size_t cx_bf16_packed_a_count(int m, int k) { return (size_t)div_up(m, MR) * MR * (size_t)div_up(k, 2); }
+size_t cx_bf16_packed_b_count(int k, int n) { return (size_t)div_up(n, NR) * NR * (size_t)div_up(k, 2); }
+
+void cx_bf16_pack_a(const float *a, int m, int k, int lda, uint32_t *out) {
+    int kp = div_up(k, 2), blocks = div_up(m, MR);
+    for (int mb = 0; mb < blocks; mb++) {
+        for (int p = 0; p < kp; p++) {
+            uint32_t *dst = out + ((size_t)mb * kp + p) * MR;
+            for (int r = 0; r < MR; r++) {
+                int row = mb * MR + r;
+                uint32_t lo = 0, hi = 0;
+                if (row < m) {
+                    lo = bf16_bits(a[(size_t)row * lda + 2 * p]);
+                    if (2 * p + 1 < k) hi = bf16_bits(a[(size_t)row * lda + 2 * p + 1]);
+                }
+                dst[r] = lo | (hi << 16);
+            }
+        }
+    }
+}
+
+size_t cx_f32_packed_a_count(int m, int k) { return (size_t)div_up(m, MR) * MR * (size_t)k; }
+size_t cx_f32_packed_b_count(int k, int n) { return (size_t)div_up(n, NR) * NR * (size_t)k; }
+
+void cx_f32_pack_a(const float *a, int m, int k, int lda, float *out) {
+    int blocks = div_up(m, MR);
+    for (int mb = 0; mb < blocks; mb++) {
+        for (int p = 0; p < k; p++) {
+            float *dst = out + ((size_t)mb * k + p) * MR;
+            for (int r = 0; r < MR; r++) {
+                int row = mb * MR + r;
+                dst[r] = row < m ? a[(size_t)row * lda + p] : 0.0f;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- CPU features */
+
+#ifdef CX_X86
+static unsigned long long read_xcr0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+#endif
+
+int cx_bf16_supported(void) {
+#ifdef CX_X86
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27))) return 0;                       /* OSXSAVE */
+    if ((read_xcr0() & 0xe6) != 0xe6) return 0;            /* XMM, YMM, opmask, ZMM state saved by the OS */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+    if (!(f && bw && vl)) return 0;
+    if (a < 1 || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;                                   /* AVX512_BF16 */
+#else
+    return 0;
+#endif
+}
+
+int cx_avx512_supported(void) {
+#ifdef CX_X86
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27))) return 0;
+    if ((read_xcr0() & 0xe6) != 0xe6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return ((b >> 16) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);   /* AVX512F, BW, VL */
+#else
+    return 0;
+#endif
+}
+
+const char *cx_cpu_vector_features(void) {
+    static char text[160];
+#ifdef CX_X86
+    unsigned int a, b, c, d, leaf7a = 0;
+    text[0] = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return "unknown";
+    int avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    unsigned int b7 = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        b7 = b;
+        if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) leaf7a = a;
+    }
+    if (avx) strcat(text, "avx ");
+    if ((b7 >> 5) & 1) strcat(text, "avx2 ");
+    if (fma) strcat(text, "fma ");
+    if ((b7 >> 16) & 1) strcat(text, "avx512f ");
+    if ((b7 >> 30) & 1) strcat(text, "avx512bw ");
+    if ((b7 >> 31) & 1) strcat(text, "avx512vl ");
+    if ((leaf7a >> 5) & 1) strcat(text, "avx512_bf16 ");
+    size_t n = strlen(text);
+    if (n == 0) return "no AVX";
+    text[n - 1] = 0;
+    return text;
+#else
+    return "not an x86-64 CPU";
+#endif
+}
+
+/* ---------------------------------------------------------------- AVX-512 kernels */
+
+#ifdef CX_X86
+#define CX_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* 16 pairs from two 16-float vectors: pair j = (lo[j], hi[j]). */
+CX_BF16_TARGET static inline __m512i pairs_of(__m512 lo, __m512 hi) {
+    const __m512i interleave = _mm512_set_epi16(
+        31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);   /* words 0..15 = lo, 16..31 = hi */
+    return _mm512_permutexvar_epi16(interleave, both);
+}
+
+static inline __mmask16 lanes(int valid) {
+    return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+}
+
+CX_BF16_TARGET
+void cx_bf16_pack_b(const float *b, int k, int n, int ldb, uint32_t *out, int panel_begin, int panel_end) {
+    int kp = div_up(k, 2);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int p = 0; p < kp; p++) {
+        const float *r0 = b + (size_t)(2 * p) * ldb;
+        const float *r1 = 2 * p + 1 < k ? r0 + ldb : NULL;
+        for (int q = panel_begin; q < panel_end; q++) {
+            int j0 = q * NR;
+            __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
+            __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + j0), a1 = _mm512_maskz_loadu_ps(m1, r0 + j0 + 16);
+            __m512 b0 = r1 ? _mm512_maskz_loadu_ps(m0, r1 + j0) : zero;
+            __m512 b1 = r1 ? _mm512_maskz_loadu_ps(m1, r1 + j0 + 16) : zero;
+            uint32_t *dst = out + ((size_t)q * kp + p) * NR;
+            _mm512_storeu_si512((void *)dst, pairs_of(a0, b0));
+            _mm512_storeu_si512((void *)(dst + 16), pairs_of(a1, b1));
+        }
+    }
+}
+
+CX_BF16_TARGET
+void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t *b_packed, float *c, int ldc,
+                  const float *bias, int accumulate, int panel_begin, int panel_end) {
+    int kp = div_up(k, 2), blocks = div_up(m, MR);
+    for (int q = panel_begin; q < panel_end; q++) {
+        const uint32_t *bp = b_packed + (size_t)q * kp * NR;
+        int j0 = q * NR;
+        __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
+        for (int mb = 0; mb < blocks; mb++) {
+            const uint32_t *ap = a_packed + (size_t)mb * kp * MR;
+            __m512 acc[MR][2];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+            for (int p = 0; p < kp; p++) {
+                __m512bh x0 = (__m512bh)_mm512_loadu_si512((const void *)(bp + (size_t)p * NR));
+                __m512bh x1 = (__m512bh)_mm512_loadu_si512((const void *)(bp + (size_t)p * NR + 16));
+                const uint32_t *w = ap + (size_t)p * MR;
+#pragma clang loop unroll(full)
+                for (int r = 0; r < MR; r++) {
+                    __m512bh wr = (__m512bh)_mm512_set1_epi32((int)w[r]);
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], wr, x0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], wr, x1);
+                }
+            }
+            int rows = m - mb * MR < MR ? m - mb * MR : MR;
+            for (int r = 0; r < rows; r++) {
+                float *dst = c + (size_t)(mb * MR + r) * ldc + j0;
+                __m512 v0 = acc[r][0], v1 = acc[r][1];
+                if (bias) {
+                    __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
+                    v0 = _mm512_add_ps(v0, bv);
+                    v1 = _mm512_add_ps(v1, bv);
+                }
+                if (accumulate) {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, dst));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, dst + 16));
+                }
+                _mm512_mask_storeu_ps(dst, m0, v0);
+                _mm512_mask_storeu_ps(dst + 16, m1, v1);
+            }
+        }
+    }
+}
+
+
+#define CX_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+CX_AVX512_TARGET
+void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end) {
+    for (int p = 0; p < k; p++) {
+        const float *row = b + (size_t)p * ldb;
+        for (int q = panel_begin; q < panel_end; q++) {
+            int j0 = q * NR;
+            __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
+            float *dst = out + ((size_t)q * k + p) * NR;
+            _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, row + j0));
+            _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1, row + j0 + 16));
+        }
+    }
+}
+
+CX_AVX512_TARGET
+void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_packed, float *c, int ldc,
+                 const float *bias, int accumulate, int panel_begin, int panel_end) {
+    int blocks = div_up(m, MR);
+    for (int q = panel_begin; q < panel_end; q++) {
+        const float *bp = b_packed + (size_t)q * k * NR;
+        int j0 = q * NR;
+        __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
+        for (int mb = 0; mb < blocks; mb++) {
+            const float *ap = a_packed + (size_t)mb * k * MR;
+            __m512 acc[MR][2];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+            for (int p = 0; p < k; p++) {
+                __m512 x0 = _mm512_loadu_ps(bp + (size_t)p * NR), x1 = _mm512_loadu_ps(bp + (size_t)p * NR + 16);
+                const float *w = ap + (size_t)p * MR;
+#pragma clang loop unroll(full)
+                for (int r = 0; r < MR; r++) {
+                    __m512 wr = _mm512_set1_ps(w[r]);
+                    acc[r][0] = _mm512_fmadd_ps(wr, x0, acc[r][0]);
+                    acc[r][1] = _mm512_fmadd_ps(wr, x1, acc[r][1]);
+                }
+            }
+            int rows = m - mb * MR < MR ? m - mb * MR : MR;
+            for (int r = 0; r < rows; r++) {
+                float *dst = c + (size_t)(mb * MR + r) * ldc + j0;
+                __m512 v0 = acc[r][0], v1 = acc[r][1];
+                if (bias) {
+                    __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
+                    v0 = _mm512_add_ps(v0, bv);
+                    v1 = _mm512_add_ps(v1, bv);
+                }
+                if (accumulate) {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, dst));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, dst + 16));
+                }
+                _mm512_mask_storeu_ps(dst, m0, v0);
+                _mm512_mask_storeu_ps(dst + 16, m1, v1);
+            }
+        }
+    }
+}
+
+/* Source index of padded position i (in unpadded coordinates): reflection without repeating the
+ * edge (PyTorch ReflectionPad2d) when reflect, else -1 for a zero. */
+static inline int source_index(int i, int size, int reflect) {
+    if (i >= 0 && i < size) return i;
+    if (!reflect) return -1;
+    if (size == 1) return 0;
+    int period = 2 * (size - 1), r = i % period;
+    if (r < 0) r += period;
+    return r < size ? r : period - r;
+}
+
+/* Columns of the 16 tiles starting at buffer column `at`: (col 2t, 2t+1, 2t+2, 2t+3) for t = 0..15. */
+CX_AVX512_TARGET static inline void tile_columns(const float *row, __m512 *c0, __m512 *c1, __m512 *c2, __m512 *c3) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    __m512 a = _mm512_loadu_ps(row), b = _mm512_loadu_ps(row + 16);
+    __m512 a2 = _mm512_loadu_ps(row + 2), b2 = _mm512_loadu_ps(row + 18);
+    *c0 = _mm512_permutex2var_ps(a, even, b);
+    *c1 = _mm512_permutex2var_ps(a, odd, b);
+    *c2 = _mm512_permutex2var_ps(a2, even, b2);
+    *c3 = _mm512_permutex2var_ps(a2, odd, b2);
+}
+
+/* V = B^T d B for 16 tiles of one channel from 4 buffer rows: v[xi] (xi = 4 i + j). */
+CX_AVX512_TARGET static inline void input_tiles(const float *r0, const float *r1, const float *r2, const float *r3,
+                                              __m512 v[16]) {
+    __m512 d[4][4];
+    tile_columns(r0, &d[0][0], &d[0][1], &d[0][2], &d[0][3]);
+    tile_columns(r1, &d[1][0], &d[1][1], &d[1][2], &d[1][3]);
+    tile_columns(r2, &d[2][0], &d[2][1], &d[2][2], &d[2][3]);
+    tile_columns(r3, &d[3][0], &d[3][1], &d[3][2], &d[3][3]);
+    __m512 s[4][4];
+    for (int j = 0; j < 4; j++) {   /* down the rows: B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]] */
+        s[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+        s[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+        s[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+        s[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+    }
+    for (int i = 0; i < 4; i++) {   /* then across the columns: (a0 - a2, a1 + a2, a2 - a1, a1 - a3) */
+        v[4 * i + 0] = _mm512_sub_ps(s[i][0], s[i][2]);
+        v[4 * i + 1] = _mm512_add_ps(s[i][1], s[i][2]);
+        v[4 * i + 2] = _mm512_sub_ps(s[i][2], s[i][1]);
+        v[4 * i + 3] = _mm512_sub_ps(s[i][1], s[i][3]);
+    }
+}
+
+/* Fills 4 zero- or reflection-padded rows of one channel, for tile row ty, into buf (4 rows of width bw). */
+static void fill_rows(const float *image, int height, int width, int pad, int reflect, int ty, float *buf, int bw,
+                      const int *column_source) {
+    for (int r = 0; r < 4; r++) {
+        float *row = buf + (size_t)r * bw;
+        int ih = source_index(2 * ty - pad + r, height, reflect);
+        if (ih < 0) { memset(row, 0, sizeof(float) * (size_t)bw); continue; }
+        const float *src = image + (size_t)ih * width;
+        for (int c = 0; c < bw; c++) {
+            int s = column_source[c];
+            row[c] = s < 0 ? 0.0f : src[s];
+        }
+    }
+}
+
+CX_BF16_TARGET
+void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+                                 uint32_t *out, int c_begin, int c_end) {
+    int out_h = height + 2 * pad - 2, out_w = width + 2 * pad - 2;
+    int tile_rows = div_up(out_h, 2), tile_cols = div_up(out_w, 2), tiles = tile_rows * tile_cols;
+    int groups = div_up(tile_cols, 16);
+    int bw = groups * 32 + 4;                    /* every load of the last group stays inside */
+    int cp = div_up(channels, 2);
+    size_t matrix = cx_bf16_packed_b_count(channels, tiles);
+    /* Heap, not stack: worker threads have small stacks and a row may be thousands of pixels. */
+    float *buffers = malloc(sizeof(float) * 8 * (size_t)bw);
+    int *column_source = malloc(sizeof(int) * (size_t)bw);
+    if (!buffers || !column_source) abort();
+    float *buf[2] = {buffers, buffers + 4 * (size_t)bw};
+    for (int c = 0; c < bw; c++) {
+        /* Buffer column c holds padded column c, i.e. image column c - pad; beyond the padded
+         * width (2 tile_cols + 2 columns) everything is zero. */
+        column_source[c] = c < 2 * tile_cols + 2 ? source_index(c - pad, width, reflect) : -1;
+    }
+    for (int c = c_begin; c < c_end; c += 2) {
+        int pair = c / 2, has_second = c + 1 < channels;
+        for (int ty = 0; ty < tile_rows; ty++) {
+            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf[0], bw, column_source);
+            if (has_second)
+                fill_rows(x + (size_t)(c + 1) * height * width, height, width, pad, reflect, ty, buf[1], bw,
+                          column_source);
+            for (int g = 0; g < groups; g++) {
+                int tx0 = 16 * g, valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
+                __m512 v0[16], v1[16];
+                const float *b0 = buf[0] + 2 * tx0;
+                input_tiles(b0, b0 + bw, b0 + 2 * bw, b0 + 3 * bw, v0);
+                if (has_second) {
+                    const float *b1 = buf[1] + 2 * tx0;
+                    input_tiles(b1, b1 + bw, b1 + 2 * bw, b1 + 3 * bw, v1);
+                } else {
+                    for (int xi = 0; xi < 16; xi++) v1[xi] = _mm512_setzero_ps();
+                }
+                int t0 = ty * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
+                for (int xi = 0; xi < 16; xi++) {
+                    __m512i packed = pairs_of(v0[xi], v1[xi]);
+                    uint32_t *base = out + (size_t)xi * matrix;
+                    if (lane + valid <= NR) {
+                        uint32_t *dst = base + ((size_t)panel * cp + pair) * NR + lane;
+                        _mm512_mask_storeu_epi32(dst, lanes(valid), packed);
+                    } else {
+                        uint32_t tmp[16];
+                        _mm512_storeu_si512((void *)tmp, packed);
+                        for (int l = 0; l < valid; l++) {
+                            int t = t0 + l;
+                            base[((size_t)(t / NR) * cp + pair) * NR + t % NR] = tmp[l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(buffers);
+    free(column_source);
+}
+
+CX_AVX512_TARGET
+void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect, float *out,
+                           int c_begin, int c_end) {
+    int out_h = height + 2 * pad - 2, out_w = width + 2 * pad - 2;
+    int tile_rows = div_up(out_h, 2), tile_cols = div_up(out_w, 2), tiles = tile_rows * tile_cols;
+    int groups = div_up(tile_cols, 16);
+    int bw = groups * 32 + 4;
+    size_t matrix = cx_f32_packed_b_count(channels, tiles);
+    float *buf = malloc(sizeof(float) * 4 * (size_t)bw);
+    int *column_source = malloc(sizeof(int) * (size_t)bw);
+    if (!buf || !column_source) abort();
+    for (int c = 0; c < bw; c++) column_source[c] = c < 2 * tile_cols + 2 ? source_index(c - pad, width, reflect) : -1;
+    for (int c = c_begin; c < c_end; c++) {
+        for (int ty = 0; ty < tile_rows; ty++) {
+            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf, bw, column_source);
+            for (int g = 0; g < groups; g++) {
+                int tx0 = 16 * g, valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
+                __m512 v[16];
+                const float *b0 = buf + 2 * tx0;
+                input_tiles(b0, b0 + bw, b0 + 2 * bw, b0 + 3 * bw, v);
+                int t0 = ty * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
+                for (int xi = 0; xi < 16; xi++) {
+                    float *base = out + (size_t)xi * matrix;
+                    if (lane + valid <= NR) {
+                        _mm512_mask_storeu_ps(base + ((size_t)panel * channels + c) * NR + lane, lanes(valid), v[xi]);
+                    } else {
+                        float tmp[16];
+                        _mm512_storeu_ps(tmp, v[xi]);
+                        for (int l = 0; l < valid; l++) {
+                            int t = t0 + l;
+                            base[((size_t)(t / NR) * channels + c) * NR + t % NR] = tmp[l];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(buf);
+    free(column_source);
+}
+
+CX_AVX512_TARGET
+void cx_winograd_output(const float *m, int channels, int out_height, int out_width, const float *bias, float *y,
+                        int c_begin, int c_end) {
+    int tile_rows = div_up(out_height, 2), tile_cols = div_up(out_width, 2), tiles = tile_rows * tile_cols;
+    size_t stride = (size_t)channels * tiles;   /* distance between consecutive xi */
+    const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi_idx = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int co = c_begin; co < c_end; co++) {
+        __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+        float *plane = y + (size_t)co * out_height * out_width;
+        for (int ty = 0; ty < tile_rows; ty++) {
+            const float *src = m + (size_t)co * tiles + (size_t)ty * tile_cols;
+            float *top = plane + (size_t)(2 * ty) * out_width;
+            int has_bottom = 2 * ty + 1 < out_height;
+            for (int tx0 = 0; tx0 < tile_cols; tx0 += 16) {
+                int valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
+                __mmask16 mask = lanes(valid);
+                __m512 e[16];
+                for (int xi = 0; xi < 16; xi++) e[xi] = _mm512_maskz_loadu_ps(mask, src + xi * stride + tx0);
+                /* Columns first: per row i, (m0 + m1 + m2, m1 - m2 - m3); then rows the same way. */
+                __m512 l[4], r[4];
+                for (int i = 0; i < 4; i++) {
+                    l[i] = _mm512_add_ps(_mm512_add_ps(e[4 * i], e[4 * i + 1]), e[4 * i + 2]);
+                    r[i] = _mm512_sub_ps(_mm512_sub_ps(e[4 * i + 1], e[4 * i + 2]), e[4 * i + 3]);
+                }
+                __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), l[2]), b);
+                __m512 y01 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), b);
+                __m512 y10 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(l[1], l[2]), l[3]), b);
+                __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), b);
+                /* Interleave (y·0, y·1) into output columns 2 tx, 2 tx + 1. */
+                int ox = 2 * tx0, cols = out_width - ox < 2 * valid ? out_width - ox : 2 * valid;
+                __mmask16 first = lanes(cols), second = lanes(cols - 16);
+                _mm512_mask_storeu_ps(top + ox, first, _mm512_permutex2var_ps(y00, lo_idx, y01));
+                _mm512_mask_storeu_ps(top + ox + 16, second, _mm512_permutex2var_ps(y00, hi_idx, y01));
+                if (has_bottom) {
+                    _mm512_mask_storeu_ps(top + out_width + ox, first, _mm512_permutex2var_ps(y10, lo_idx, y11));
+                    _mm512_mask_storeu_ps(top + out_width + ox + 16, second, _mm512_permutex2var_ps(y10, hi_idx, y11));
+                }
+            }
+        }
+    }
+}
+
+#else /* not x86-64: never called (cx_bf16_supported() and cx_avx512_supported() are 0) */
+void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end) {
+    (void)b; (void)k; (void)n; (void)ldb; (void)out; (void)panel_begin; (void)panel_end;
+}
+void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_packed, float *c, int ldc,
+                 const float *bias, int accumulate, int panel_begin, int panel_end) {
+    (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
+    (void)panel_begin; (void)panel_end;
+}
+void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect, float *out,
+                           int c_begin, int c_end) {
+    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
+}
+void cx_bf16_pack_b(const float *b, int k, int n, int ldb, uint32_t *out, int panel_begin, int panel_end) {
+    (void)b; (void)k; (void)n; (void)ldb; (void)out; (void)panel_begin; (void)panel_end;
+}
+void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t *b_packed, float *c, int ldc,
+                  const float *bias, int accumulate, int panel_begin, int panel_end) {
+    (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
+    (void)panel_begin; (void)panel_end;
+}
+void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+                            uint32_t *out, int c_begin, int c_end) {
+    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
+}
+void cx_winograd_output(const float *m, int channels, int out_height, int out_width, const float *bias, float *y,
+                        int c_begin, int c_end) {
+    (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)y; (void)c_begin; (void)c_end;
+}
+#endif

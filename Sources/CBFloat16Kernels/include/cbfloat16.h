@@ -1,0 +1,90 @@
+#ifndef CBFLOAT16_H
+#define CBFLOAT16_H
+/*
+ * bfloat16 matrix products for cyclex's reduced-precision translation (`--precision bf16`).
+ *
+ * Debian's OpenBLAS 0.3.21 is built without `cblas_sbgemm`, so cyclex carries its own kernel:
+ * AVX512_BF16's VDPBF16PS multiplies pairs of bf16 values and accumulates them into float32,
+ * 32 products per instruction. Operands are converted once (weights) or once per layer
+ * (activations) into packed layouts of bf16 PAIRS along the reduction dimension K:
+ *
+ *   packed A (weights):  [ceil(M/8)][KP][8] pairs   (KP = ceil(K/2); rows and K padded with 0)
+ *   packed B (columns):  [ceil(N/32)][KP][32] pairs  ("panels" of 32 columns, padded with 0)
+ *
+ * A pair is one uint32: the bf16 of row/column element 2p in the low half, 2p+1 in the high half.
+ * Every float → bf16 conversion rounds to nearest even. Products accumulate in float32.
+ *
+ * The kernels run only where `cx_bf16_supported()` returns 1 (CPUID reports AVX512F, AVX512BW,
+ * AVX512VL and AVX512_BF16, and the OS saves the AVX-512 registers); everything else is plain C.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 if this CPU and OS can run the AVX512_BF16 kernels, else 0. */
+int cx_bf16_supported(void);
+
+/* A short space-separated list of the CPU's vector extensions relevant here, e.g.
+ * "avx2 fma avx512f avx512bw avx512vl" (for the refusal message). Static storage. */
+const char *cx_cpu_vector_features(void);
+
+/* Elements (uint32 pairs) of a packed A of M rows and K columns, and of a packed B of K rows, N columns. */
+size_t cx_bf16_packed_a_count(int m, int k);
+size_t cx_bf16_packed_b_count(int k, int n);
+
+/* Packs row-major A [M x K] (row stride lda floats) into the packed-A layout. Plain C. */
+void cx_bf16_pack_a(const float *a, int m, int k, int lda, uint32_t *out);
+
+/* Packs panels [panel_begin, panel_end) of row-major B [K x N] (row stride ldb floats).
+ * Needs cx_bf16_supported(). */
+void cx_bf16_pack_b(const float *b, int k, int n, int ldb, uint32_t *out, int panel_begin, int panel_end);
+
+/* C[M x N] (row stride ldc) = A · B (+ bias[row] if bias) (+ C if accumulate), for the columns of
+ * panels [panel_begin, panel_end). Needs cx_bf16_supported(). */
+void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t *b_packed, float *c, int ldc,
+                  const float *bias, int accumulate, int panel_begin, int panel_end);
+
+/* Winograd F(2x2, 3x3) input transform V = B^T d B of channels [c_begin, c_end) of x [C, H, W]
+ * padded by `pad` (zeros, or reflection without repeating the edge when `reflect` is 1, as
+ * PyTorch's ReflectionPad2d; output (H + 2 pad - 2) x (W + 2 pad - 2)), written straight into 16
+ * packed-B matrices of C rows and T = tiles columns: matrix xi starts at out + xi * cx_bf16_packed_b_count(C, T).
+ * Channel pairs are written together, so c_begin must be even. Needs cx_bf16_supported(). */
+void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+                            uint32_t *out, int c_begin, int c_end);
+
+/* Winograd F(2x2, 3x3) output transform Y = A^T M A (+ bias) for channels [c_begin, c_end),
+ * from M laid out [16][C][T] (T = tiles), into y [C, outH, outW]. Needs cx_avx512_supported(). */
+void cx_winograd_output(const float *m, int channels, int out_height, int out_width, const float *bias, float *y,
+                        int c_begin, int c_end);
+
+/* ---- float32 versions of the same kernels (AVX-512F FMA), for the float32 inference forward on
+ * CPUs with AVX-512; same layouts with floats instead of pairs: packed A [ceil(M/8)][K][8],
+ * packed B [ceil(N/32)][K][32]. */
+
+/* 1 if the CPU reports AVX512F, AVX512BW and AVX512VL and the OS saves the AVX-512 registers. */
+int cx_avx512_supported(void);
+size_t cx_f32_packed_a_count(int m, int k);
+size_t cx_f32_packed_b_count(int k, int n);
+/* Plain C. */
+void cx_f32_pack_a(const float *a, int m, int k, int lda, float *out);
+/* Needs cx_avx512_supported(). */
+void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end);
+/* Needs cx_avx512_supported(). */
+void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_packed, float *c, int ldc,
+                 const float *bias, int accumulate, int panel_begin, int panel_end);
+/* As cx_winograd_input_bf16, into 16 float32 packed-B matrices (matrix xi at out + xi * cx_f32_packed_b_count(C, T)).
+ * Any c_begin. Needs cx_avx512_supported(). */
+void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect, float *out,
+                           int c_begin, int c_end);
+
+/* Rounds every float of x to bf16 and back (round to nearest even), in place: what a bf16
+ * operand holds. For tests. */
+void cx_bf16_round_floats(float *x, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,244 @@
+import CBFloat16Kernels
+import CyclexEngine
+import Foundation
+
+/// One `Conv2d` of a generator, prepared for the inference-only forward (`InferenceGenerator`).
+///
+/// Compared with the training op (`Tensor.conv2d`) it records nothing, transforms its weights once
+/// (Winograd's U = G g Gᵀ, or the bf16 packing) instead of at every call, builds im2col matrices in
+/// bands of output rows so the column matrix stays a few MB whatever the image size, reads the
+/// reflection padding of the bf16 Winograd path straight from the unpadded input, and drops the
+/// bias where an instance norm follows (the norm subtracts each plane's mean, which removes a
+/// per-channel constant exactly, up to float rounding).
+///
+/// Shapes: x [B, Cin, H, W] → [B, Cout, outH, outW] after optional reflection padding.
+final class InferenceConvolution {
+    let weight: Tensor, bias: Tensor?
+    let inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int
+    let precision: InferencePrecision
+
+    /// The product engine of this layer (`InferenceGEMM`): OpenBLAS, AVX-512 float32 or bf16.
+    let gemm: InferenceGEMM
+
+    /// Winograd's transformed weights [16][Cout][Cin] (OpenBLAS path), made on first use.
+    private var winogradWeights: TensorStorage?
+    /// The same, each of the 16 matrices packed for `gemm` (own kernels).
+    private var winogradPacked: TensorStorage?
+    /// The weight matrix [Cout × Cin·k²] packed for `gemm` (own kernels).
+    private var packedWeights: TensorStorage?
+
+    /// Column matrices are built for bands of output rows holding at most this many floats
+    /// (8 MB; `$bandFloatsOverride` lets tests force many small bands).
+    static var bandFloats: Int { bandFloatsOverride ?? (1 << 21) }
+    @TaskLocal static var bandFloatsOverride: Int?
+
+    /// 3×3 stride-1 convolutions with at least this many input and output channels run by
+    /// Winograd F(2×2, 3×3). Unlike training, inference uses it at every image size: there is no
+    /// weight gradient to pay for, and the weights are transformed once.
+    static let winogradMinimumChannels = 32
+
+    /// Whether bf16 3×3 convolutions use Winograd (default) or bf16 im2col GEMMs
+    /// (`CYCLEX_BF16_WINOGRAD=0`, for accuracy and speed comparisons).
+    static let bf16Winograd = ProcessInfo.processInfo.environment["CYCLEX_BF16_WINOGRAD"] != "0"
+
+    init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, precision: InferencePrecision) {
+        precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3], "square kernels only, got \(weight.shape)")
+        self.weight = weight
+        self.bias = bias
+        outputChannels = weight.shape[0]
+        inputChannels = weight.shape[1]
+        kernelSize = weight.shape[2]
+        self.stride = stride
+        self.padding = padding
+        self.precision = precision
+        gemm = InferenceGEMM.forPrecision(precision)
+    }
+
+    private var usesDirect: Bool {
+        outputChannels <= DirectConvolution.maximumOutputChannels && stride == 1 && padding == 0 && kernelSize > 1
+    }
+
+    private var usesWinograd: Bool {
+        kernelSize == 3 && stride == 1 && padding <= 1 && inputChannels >= Self.winogradMinimumChannels
+            && outputChannels >= Self.winogradMinimumChannels
+    }
+
+    /// Runs the convolution on `x` reflection-padded by `reflectPadding`. With `normalizedNext`
+    /// the bias is left out (an instance norm follows).
+    func callAsFunction(_ x: Tensor, reflectPadding: Int = 0, normalizedNext: Bool = false) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == inputChannels, "conv: input \(x.shape), weight \(weight.shape)")
+        let bias = normalizedNext ? nil : self.bias
+        let ownWinograd = gemm != .openBLAS && (gemm != .bf16 || Self.bf16Winograd)
+        if ownWinograd && usesWinograd && (reflectPadding == 0 || padding == 0) && reflectPadding + padding <= 1 {
+            // The own Winograd input transform reads the reflection padding itself.
+            return winogradPackedPath(x, pad: reflectPadding + padding, reflect: reflectPadding > 0, bias: bias)
+        }
+        let input = reflectPadding > 0 ? withoutGradient { x.padded(by: reflectPadding, mode: .reflect) } : x
+        if usesDirect { return direct(input, bias: bias) }
+        if gemm == .openBLAS && usesWinograd { return winogradF32(input, bias: bias) }
+        return im2col(input, bias: bias)
+    }
+
+    private func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h + 2 * padding - kernelSize) / stride + 1, (w + 2 * padding - kernelSize) / stride + 1)
+    }
+
+    // MARK: - Thin outputs: the direct kernel, float32
+
+    private func direct(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (outH, outW) = outputSize(h, w)
+        let out = Tensor(uninitializedShape: [batch, outputChannels, outH, outW])
+        let plane = outH * outW
+        for b in 0..<batch {
+            let y = out.pointer + b * outputChannels * plane
+            for co in 0..<outputChannels { (y + co * plane).update(repeating: bias?.pointer[co] ?? 0, count: plane) }
+            DirectConvolution.forward(
+                x: x.pointer + b * inputChannels * h * w, weight: weight.pointer, y: y, inputChannels: inputChannels,
+                outputChannels: outputChannels, height: h, width: w, kernelHeight: kernelSize, kernelWidth: kernelSize)
+        }
+        return out
+    }
+
+    // MARK: - Winograd F(2×2, 3×3)
+
+    private func winogradF32(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (outH, outW) = outputSize(h, w)
+        if winogradWeights == nil {
+            let u = TensorStorage(count: 16 * outputChannels * inputChannels)
+            WinogradConvolution.transformWeights(
+                weight.pointer, outputChannels: outputChannels, inputChannels: inputChannels,
+                transposedAndFlipped: false, into: u.pointer)
+            winogradWeights = u
+        }
+        let out = Tensor(uninitializedShape: [batch, outputChannels, outH, outW])
+        WinogradConvolution.convolve(
+            x.pointer, transformedWeights: winogradWeights!.pointer, bias: bias?.pointer, into: out.pointer, batch: batch,
+            inputChannels: inputChannels, outputChannels: outputChannels, height: h, width: w, padding: padding)
+        return out
+    }
+
+    private func winogradPackedPath(_ x: Tensor, pad: Int, reflect: Bool, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (cin, cout) = (inputChannels, outputChannels)
+        let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
+        let tiles = ((outH + 1) / 2) * ((outW + 1) / 2)
+        let aCount = gemm.packedACount(m: cout, k: cin)
+        if winogradPacked == nil {
+            let u = TensorStorage(count: 16 * cout * cin)
+            WinogradConvolution.transformWeights(
+                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+            let packed = TensorStorage(count: 16 * aCount)
+            for xi in 0..<16 {
+                let one = gemm.packA(u.pointer + xi * cout * cin, m: cout, k: cin, lda: cin)
+                (packed.pointer + xi * aCount).update(from: one.pointer, count: aCount)
+            }
+            winogradPacked = packed
+        }
+        let bCount = gemm.packedBCount(k: cin, n: tiles)
+        let v = TensorStorage(count: 16 * bCount)
+        let m = TensorStorage(count: 16 * cout * tiles)
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        let panels = (tiles + 31) / 32
+        let (pu, pv, pm) = (winogradPacked!.pointer, v.pointer, m.pointer)
+        let (engine, isBF16) = (gemm, gemm == .bf16)
+        for b in 0..<batch {
+            let xb = x.pointer + b * cin * h * w
+            if isBF16 {
+                // Channel pairs are transformed together.
+                Parallel.forRanges((cin + 1) / 2, minimumChunk: 1) { pairs in
+                    cx_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0,
+                                           InferenceGEMM.words(pv), Int32(2 * pairs.lowerBound),
+                                           Int32(min(cin, 2 * pairs.upperBound)))
+                }
+            } else {
+                Parallel.forRanges(cin, minimumChunk: 1) { channels in
+                    cx_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, pv,
+                                          Int32(channels.lowerBound), Int32(channels.upperBound))
+                }
+            }
+            // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
+            Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
+                for item in items {
+                    let (xi, q) = (item / panels, item % panels)
+                    engine.multiplyPacked(m: cout, n: tiles, k: cin, packedA: pu + xi * aCount, packedB: pv + xi * bCount,
+                                          c: pm + xi * cout * tiles, ldc: tiles, bias: nil, panels: q..<(q + 1), split: false)
+                }
+            }
+            let yb = out.pointer + b * cout * outH * outW
+            Parallel.forRanges(cout, minimumChunk: 1) { channels in
+                cx_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), bias?.pointer, yb,
+                                   Int32(channels.lowerBound), Int32(channels.upperBound))
+            }
+        }
+        return out
+    }
+
+    // MARK: - im2col + GEMM (`gemm`: OpenBLAS, or the own float32 / bf16 kernels)
+
+    private func im2col(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (outH, outW) = outputSize(h, w)
+        let (cin, cout, k) = (inputChannels, outputChannels, kernelSize)
+        let patch = cin * k * k, plane = outH * outW
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        let isPointwise = k == 1 && stride == 1 && padding == 0
+        // Bands of output rows need no padding at their top and bottom: stride 1 and padding 0.
+        let bandRows = stride == 1 && padding == 0 ? max(1, min(outH, Self.bandFloats / max(1, patch * outW))) : outH
+        let cols = isPointwise ? nil : TensorStorage(count: patch * bandRows * outW)
+        let ownKernel = gemm != .openBLAS
+        if ownKernel && packedWeights == nil { packedWeights = gemm.packA(weight.pointer, m: cout, k: patch, lda: patch) }
+        let packedColumns = ownKernel ? TensorStorage(count: gemm.packedBCount(k: patch, n: bandRows * outW)) : nil
+        for b in 0..<batch {
+            let xb = x.pointer + b * cin * h * w, yb = out.pointer + b * cout * plane
+            var top = 0
+            while top < outH {
+                let rows = min(bandRows, outH - top), n = rows * outW
+                if let cols, !isPointwise {
+                    if bandRows == outH {
+                        let geometry = ConvGeometry(
+                            channels: cin, height: h, width: w, kernelHeight: k, kernelWidth: k, stride: stride,
+                            padding: padding, outputHeight: outH, outputWidth: outW)
+                        Kernels.im2col(xb, geometry, cols.pointer)
+                    } else {
+                        Self.bandColumns(xb, channels: cin, height: h, width: w, kernel: k, top: top, rows: rows,
+                                         into: cols.pointer)
+                    }
+                }
+                let columns = isPointwise ? UnsafePointer(xb) : UnsafePointer(cols!.pointer)
+                let y = yb + top * outW
+                if let packedColumns {
+                    gemm.multiply(m: cout, n: n, k: patch, packedA: packedWeights!, b: columns, scratch: packedColumns,
+                                  c: y, ldc: plane, bias: bias?.pointer)
+                } else {
+                    if let bias {
+                        for co in 0..<cout { (y + co * plane).update(repeating: bias.pointer[co], count: n) }
+                    }
+                    BLAS.sgemm(m: cout, n: n, k: patch, a: weight.pointer, lda: patch, b: columns, ldb: n,
+                               beta: bias == nil ? 0 : 1, c: y, ldc: plane)
+                }
+                top += rows
+            }
+        }
+        return out
+    }
+
+    /// The column matrix [Cin·k² × rows·outW] of output rows top..<top+rows of a stride-1,
+    /// unpadded k×k convolution of x [Cin, H, W] (outW = W − k + 1): every entry is a copy of a
+    /// contiguous input row segment. Parallel over the matrix rows.
+    static func bandColumns(
+        _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel k: Int, top: Int, rows: Int,
+        into cols: UnsafeMutablePointer<Float>
+    ) {
+        let outW = width - k + 1, n = rows * outW
+        Parallel.forRanges(channels * k * k, minimumChunk: max(1, 32_768 / max(n, 1))) { range in
+            for r in range {
+                let (c, ki, kj) = (r / (k * k), (r / k) % k, r % k)
+                let src = x + c * height * width + (top + ki) * width + kj
+                let dst = cols + r * n
+                for oh in 0..<rows { (dst + oh * outW).update(from: src + oh * width, count: outW) }
+            }
+        }
+    }
+}
