@@ -345,9 +345,9 @@ static void fill_rows(const float *image, int height, int width, int pad, int re
 
 CX_BF16_TARGET
 void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
-                                 uint32_t *out, int c_begin, int c_end) {
-    int out_h = height + 2 * pad - 2, out_w = width + 2 * pad - 2;
-    int tile_rows = div_up(out_h, 2), tile_cols = div_up(out_w, 2), tiles = tile_rows * tile_cols;
+                            int ty_begin, int ty_end, uint32_t *out, int c_begin, int c_end) {
+    int out_w = width + 2 * pad - 2;
+    int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
     int groups = div_up(tile_cols, 16);
     int bw = groups * 32 + 4;                    /* every load of the last group stays inside */
     int cp = div_up(channels, 2);
@@ -364,7 +364,7 @@ void cx_winograd_input_bf16(const float *x, int channels, int height, int width,
     }
     for (int c = c_begin; c < c_end; c += 2) {
         int pair = c / 2, has_second = c + 1 < channels;
-        for (int ty = 0; ty < tile_rows; ty++) {
+        for (int ty = ty_begin; ty < ty_end; ty++) {
             fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf[0], bw, column_source);
             if (has_second)
                 fill_rows(x + (size_t)(c + 1) * height * width, height, width, pad, reflect, ty, buf[1], bw,
@@ -380,7 +380,7 @@ void cx_winograd_input_bf16(const float *x, int channels, int height, int width,
                 } else {
                     for (int xi = 0; xi < 16; xi++) v1[xi] = _mm512_setzero_ps();
                 }
-                int t0 = ty * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
+                int t0 = (ty - ty_begin) * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
                 for (int xi = 0; xi < 16; xi++) {
                     __m512i packed = pairs_of(v0[xi], v1[xi]);
                     uint32_t *base = out + (size_t)xi * matrix;
@@ -404,10 +404,10 @@ void cx_winograd_input_bf16(const float *x, int channels, int height, int width,
 }
 
 CX_AVX512_TARGET
-void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect, float *out,
-                           int c_begin, int c_end) {
-    int out_h = height + 2 * pad - 2, out_w = width + 2 * pad - 2;
-    int tile_rows = div_up(out_h, 2), tile_cols = div_up(out_w, 2), tiles = tile_rows * tile_cols;
+void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
+                           int ty_begin, int ty_end, float *out, int c_begin, int c_end) {
+    int out_w = width + 2 * pad - 2;
+    int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
     int groups = div_up(tile_cols, 16);
     int bw = groups * 32 + 4;
     size_t matrix = cx_f32_packed_b_count(channels, tiles);
@@ -416,14 +416,14 @@ void cx_winograd_input_f32(const float *x, int channels, int height, int width, 
     if (!buf || !column_source) abort();
     for (int c = 0; c < bw; c++) column_source[c] = c < 2 * tile_cols + 2 ? source_index(c - pad, width, reflect) : -1;
     for (int c = c_begin; c < c_end; c++) {
-        for (int ty = 0; ty < tile_rows; ty++) {
+        for (int ty = ty_begin; ty < ty_end; ty++) {
             fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf, bw, column_source);
             for (int g = 0; g < groups; g++) {
                 int tx0 = 16 * g, valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
                 __m512 v[16];
                 const float *b0 = buf + 2 * tx0;
                 input_tiles(b0, b0 + bw, b0 + 2 * bw, b0 + 3 * bw, v);
-                int t0 = ty * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
+                int t0 = (ty - ty_begin) * tile_cols + tx0, lane = t0 % NR, panel = t0 / NR;
                 for (int xi = 0; xi < 16; xi++) {
                     float *base = out + (size_t)xi * matrix;
                     if (lane + valid <= NR) {
@@ -445,17 +445,17 @@ void cx_winograd_input_f32(const float *x, int channels, int height, int width, 
 }
 
 CX_AVX512_TARGET
-void cx_winograd_output(const float *m, int channels, int out_height, int out_width, const float *bias, float *y,
-                        int c_begin, int c_end) {
-    int tile_rows = div_up(out_height, 2), tile_cols = div_up(out_width, 2), tiles = tile_rows * tile_cols;
+void cx_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
+                        const float *bias, float *y, int c_begin, int c_end) {
+    int tile_cols = div_up(out_width, 2), tiles = (ty_end - ty_begin) * tile_cols;
     size_t stride = (size_t)channels * tiles;   /* distance between consecutive xi */
     const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi_idx = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     for (int co = c_begin; co < c_end; co++) {
         __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.0f);
         float *plane = y + (size_t)co * out_height * out_width;
-        for (int ty = 0; ty < tile_rows; ty++) {
-            const float *src = m + (size_t)co * tiles + (size_t)ty * tile_cols;
+        for (int ty = ty_begin; ty < ty_end; ty++) {
+            const float *src = m + (size_t)co * tiles + (size_t)(ty - ty_begin) * tile_cols;
             float *top = plane + (size_t)(2 * ty) * out_width;
             int has_bottom = 2 * ty + 1 < out_height;
             for (int tx0 = 0; tx0 < tile_cols; tx0 += 16) {
@@ -496,9 +496,9 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
     (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
     (void)panel_begin; (void)panel_end;
 }
-void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect, float *out,
-                           int c_begin, int c_end) {
-    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
+void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
+                           int ty_begin, int ty_end, float *out, int c_begin, int c_end) {
+    (void)ty_begin; (void)ty_end; (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
 }
 void cx_bf16_pack_b(const float *b, int k, int n, int ldb, uint32_t *out, int panel_begin, int panel_end) {
     (void)b; (void)k; (void)n; (void)ldb; (void)out; (void)panel_begin; (void)panel_end;
@@ -509,11 +509,11 @@ void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t 
     (void)panel_begin; (void)panel_end;
 }
 void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
-                            uint32_t *out, int c_begin, int c_end) {
-    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
+                            int ty_begin, int ty_end, uint32_t *out, int c_begin, int c_end) {
+    (void)ty_begin; (void)ty_end; (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
 }
-void cx_winograd_output(const float *m, int channels, int out_height, int out_width, const float *bias, float *y,
-                        int c_begin, int c_end) {
-    (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)y; (void)c_begin; (void)c_end;
+void cx_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
+                        const float *bias, float *y, int c_begin, int c_end) {
+    (void)ty_begin; (void)ty_end; (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)y; (void)c_begin; (void)c_end;
 }
 #endif

@@ -136,40 +136,50 @@ final class InferenceConvolution {
             }
             winogradPacked = packed
         }
-        let bCount = gemm.packedBCount(k: cin, n: tiles)
-        let v = TensorStorage(count: 16 * bCount)
-        let m = TensorStorage(count: 16 * cout * tiles)
+        // Tile rows are processed in chunks whose V and M fit in `bandFloats`: the scratch memory
+        // stays a few MB whatever the image size, and each chunk's products read V from cache.
+        let (tileRows, tileColumns) = ((outH + 1) / 2, (outW + 1) / 2)
+        let chunkRows = max(1, min(tileRows, Self.bandFloats / max(1, 16 * (cin + cout) * tileColumns)))
+        let v = TensorStorage(count: 16 * gemm.packedBCount(k: cin, n: chunkRows * tileColumns))
+        let m = TensorStorage(count: 16 * cout * chunkRows * tileColumns)
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
-        let panels = (tiles + 31) / 32
         let (pu, pv, pm) = (winogradPacked!.pointer, v.pointer, m.pointer)
         let (engine, isBF16) = (gemm, gemm == .bf16)
         for b in 0..<batch {
             let xb = x.pointer + b * cin * h * w
-            if isBF16 {
-                // Channel pairs are transformed together.
-                Parallel.forRanges((cin + 1) / 2, minimumChunk: 1) { pairs in
-                    cx_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0,
-                                           InferenceGEMM.words(pv), Int32(2 * pairs.lowerBound),
-                                           Int32(min(cin, 2 * pairs.upperBound)))
-                }
-            } else {
-                Parallel.forRanges(cin, minimumChunk: 1) { channels in
-                    cx_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, pv,
-                                          Int32(channels.lowerBound), Int32(channels.upperBound))
-                }
-            }
-            // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
-            Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
-                for item in items {
-                    let (xi, q) = (item / panels, item % panels)
-                    engine.multiplyPacked(m: cout, n: tiles, k: cin, packedA: pu + xi * aCount, packedB: pv + xi * bCount,
-                                          c: pm + xi * cout * tiles, ldc: tiles, bias: nil, panels: q..<(q + 1), split: false)
-                }
-            }
             let yb = out.pointer + b * cout * outH * outW
-            Parallel.forRanges(cout, minimumChunk: 1) { channels in
-                cx_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), bias?.pointer, yb,
-                                   Int32(channels.lowerBound), Int32(channels.upperBound))
+            var top = 0
+            while top < tileRows {
+                let (ty0, ty1) = (Int32(top), Int32(min(tileRows, top + chunkRows)))
+                let tiles = Int(ty1 - ty0) * tileColumns, panels = (tiles + 31) / 32
+                let bCount = engine.packedBCount(k: cin, n: tiles)
+                if isBF16 {
+                    // Channel pairs are transformed together.
+                    Parallel.forRanges((cin + 1) / 2, minimumChunk: 1) { pairs in
+                        cx_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1,
+                                               InferenceGEMM.words(pv), Int32(2 * pairs.lowerBound),
+                                               Int32(min(cin, 2 * pairs.upperBound)))
+                    }
+                } else {
+                    Parallel.forRanges(cin, minimumChunk: 1) { channels in
+                        cx_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1, pv,
+                                              Int32(channels.lowerBound), Int32(channels.upperBound))
+                    }
+                }
+                // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
+                Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
+                    for item in items {
+                        let (xi, q) = (item / panels, item % panels)
+                        engine.multiplyPacked(m: cout, n: tiles, k: cin, packedA: pu + xi * aCount, packedB: pv + xi * bCount,
+                                              c: pm + xi * cout * tiles, ldc: tiles, bias: nil, panels: q..<(q + 1),
+                                              split: false)
+                    }
+                }
+                Parallel.forRanges(cout, minimumChunk: 1) { channels in
+                    cx_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
+                                       Int32(channels.lowerBound), Int32(channels.upperBound))
+                }
+                top = Int(ty1)
             }
         }
         return out
@@ -184,8 +194,7 @@ final class InferenceConvolution {
         let patch = cin * k * k, plane = outH * outW
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
         let isPointwise = k == 1 && stride == 1 && padding == 0
-        // Bands of output rows need no padding at their top and bottom: stride 1 and padding 0.
-        let bandRows = stride == 1 && padding == 0 ? max(1, min(outH, Self.bandFloats / max(1, patch * outW))) : outH
+        let bandRows = isPointwise ? outH : max(1, min(outH, Self.bandFloats / max(1, patch * outW)))
         let cols = isPointwise ? nil : TensorStorage(count: patch * bandRows * outW)
         let ownKernel = gemm != .openBLAS
         if ownKernel && packedWeights == nil { packedWeights = gemm.packA(weight.pointer, m: cout, k: patch, lda: patch) }
@@ -195,16 +204,9 @@ final class InferenceConvolution {
             var top = 0
             while top < outH {
                 let rows = min(bandRows, outH - top), n = rows * outW
-                if let cols, !isPointwise {
-                    if bandRows == outH {
-                        let geometry = ConvGeometry(
-                            channels: cin, height: h, width: w, kernelHeight: k, kernelWidth: k, stride: stride,
-                            padding: padding, outputHeight: outH, outputWidth: outW)
-                        Kernels.im2col(xb, geometry, cols.pointer)
-                    } else {
-                        Self.bandColumns(xb, channels: cin, height: h, width: w, kernel: k, top: top, rows: rows,
-                                         into: cols.pointer)
-                    }
+                if let cols {
+                    Self.bandColumns(xb, channels: cin, height: h, width: w, kernel: k, stride: stride, padding: padding,
+                                     top: top, rows: rows, outputWidth: outW, into: cols.pointer)
                 }
                 let columns = isPointwise ? UnsafePointer(xb) : UnsafePointer(cols!.pointer)
                 let y = yb + top * outW
@@ -224,20 +226,33 @@ final class InferenceConvolution {
         return out
     }
 
-    /// The column matrix [Cin·k² × rows·outW] of output rows top..<top+rows of a stride-1,
-    /// unpadded k×k convolution of x [Cin, H, W] (outW = W − k + 1): every entry is a copy of a
-    /// contiguous input row segment. Parallel over the matrix rows.
+    /// The column matrix [Cin·k² × rows·outW] of output rows top..<top+rows of a k×k convolution
+    /// of x [Cin, H, W] with `stride` and zero `padding` (im2col for one band of output rows).
+    /// Stride 1 copies contiguous row segments. Parallel over the matrix rows.
     static func bandColumns(
-        _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel k: Int, top: Int, rows: Int,
-        into cols: UnsafeMutablePointer<Float>
+        _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, kernel k: Int, stride s: Int, padding p: Int,
+        top: Int, rows: Int, outputWidth outW: Int, into cols: UnsafeMutablePointer<Float>
     ) {
-        let outW = width - k + 1, n = rows * outW
+        let n = rows * outW
         Parallel.forRanges(channels * k * k, minimumChunk: max(1, 32_768 / max(n, 1))) { range in
             for r in range {
                 let (c, ki, kj) = (r / (k * k), (r / k) % k, r % k)
-                let src = x + c * height * width + (top + ki) * width + kj
-                let dst = cols + r * n
-                for oh in 0..<rows { (dst + oh * outW).update(from: src + oh * width, count: outW) }
+                let image = x + c * height * width
+                // Output columns whose input column lies inside the image: lo..<hi.
+                let lo = min(outW, max(0, (p - kj + s - 1) / s)), hi = max(lo, min(outW, (width + p - kj + s - 1) / s))
+                for oh in 0..<rows {
+                    let d = cols + r * n + oh * outW
+                    let ih = (top + oh) * s - p + ki
+                    if ih < 0 || ih >= height { d.update(repeating: 0, count: outW); continue }
+                    let src = image + ih * width
+                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                    if s == 1 {
+                        if hi > lo { (d + lo).update(from: src + (lo - p + kj), count: hi - lo) }
+                    } else {
+                        for ow in lo..<hi { d[ow] = src[ow &* s &- p &+ kj] }
+                    }
+                    if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
+                }
             }
         }
     }

@@ -45,22 +45,23 @@ enum InferenceGEMM: Sendable {
         return packed
     }
 
-    /// C [m × n] (row stride ldc) = A · B (+ bias per row), B row-major [k × n] (row stride n);
+    /// C [m × n] (row stride ldc) = A · B (+ bias per row), B row-major [k × n] (row stride ldb, default n);
     /// `packedA` from `packA`, `scratch` holds at least `packedBCount(k:n:)` words. Packing and
     /// product are each split over the cores by panels of 32 columns.
     func multiply(
-        m: Int, n: Int, k: Int, packedA: TensorStorage, b: UnsafePointer<Float>, scratch: TensorStorage,
+        m: Int, n: Int, k: Int, packedA: TensorStorage, b: UnsafePointer<Float>, ldb: Int? = nil, scratch: TensorStorage,
         c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?
     ) {
+        let ldb = ldb ?? n
         let panels = (n + 31) / 32
         let (pa, pb) = (packedA.pointer, scratch.pointer)
         let isBF16 = self == .bf16
         Parallel.forRanges(panels, minimumChunk: 1) { range in
             if isBF16 {
-                cx_bf16_pack_b(b, Int32(k), Int32(n), Int32(n), UnsafeMutableRawPointer(pb).assumingMemoryBound(to: UInt32.self),
+                cx_bf16_pack_b(b, Int32(k), Int32(n), Int32(ldb), UnsafeMutableRawPointer(pb).assumingMemoryBound(to: UInt32.self),
                                Int32(range.lowerBound), Int32(range.upperBound))
             } else {
-                cx_f32_pack_b(b, Int32(k), Int32(n), Int32(n), pb, Int32(range.lowerBound), Int32(range.upperBound))
+                cx_f32_pack_b(b, Int32(k), Int32(n), Int32(ldb), pb, Int32(range.lowerBound), Int32(range.upperBound))
             }
         }
         multiplyPacked(m: m, n: n, k: k, packedA: pa, packedB: pb, c: c, ldc: ldc, bias: bias, panels: 0..<panels)

@@ -14,8 +14,14 @@ public enum InferencePrecision: String, Sendable, CaseIterable {
 /// Whether the bf16 kernels can run here, and the refusal when they cannot.
 public enum BFloat16Support {
     /// True when the CPU reports AVX512F, AVX512BW, AVX512VL and AVX512_BF16 and the OS saves the
-    /// AVX-512 registers (checked with CPUID/XGETBV once).
-    public static let isAvailable: Bool = cx_bf16_supported() != 0
+    /// AVX-512 registers (checked with CPUID/XGETBV once), unless a test pretends otherwise.
+    public static var isAvailable: Bool { hardware && !(pretendUnavailable ?? false) }
+
+    static let hardware: Bool = cx_bf16_supported() != 0
+
+    /// Inside `$pretendUnavailable.withValue(true) { … }` the CPU counts as one without
+    /// AVX512_BF16, so tests check the refusal on every machine.
+    @TaskLocal static var pretendUnavailable: Bool?
 
     /// The CPU's relevant vector extensions, e.g. "avx avx2 fma avx512f avx512bw avx512vl".
     public static var cpuFeatures: String { String(cString: cx_cpu_vector_features()) }

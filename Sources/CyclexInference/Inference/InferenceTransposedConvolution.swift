@@ -52,13 +52,22 @@ final class InferenceTransposedConvolution {
             packedTranspose = transpose.withUnsafeBufferPointer { gemm.packA($0.baseAddress!, m: rows, k: cin, lda: cin) }
         }
         let out = Tensor(zeros: [batch, cout, outH, outW])
-        let cols = TensorStorage(count: rows * n)
-        let packedInput = TensorStorage(count: gemm.packedBCount(k: cin, n: n))
+        // Bands of input rows: their column matrix stays within `bandFloats`; neighbouring bands
+        // add into the output rows they share.
+        let bandRows = max(1, min(h, InferenceConvolution.bandFloats / max(1, rows * w)))
+        let cols = TensorStorage(count: rows * bandRows * w)
+        let packedInput = TensorStorage(count: gemm.packedBCount(k: cin, n: bandRows * w))
         for b in 0..<batch {
-            gemm.multiply(m: rows, n: n, k: cin, packedA: packedTranspose!, b: x.pointer + b * cin * n,
-                          scratch: packedInput, c: cols.pointer, ldc: n, bias: nil)
-            let yb = out.pointer + b * cout * outH * outW
-            Kernels.col2im(cols.pointer, geometry, yb)
+            let xb = x.pointer + b * cin * n, yb = out.pointer + b * cout * outH * outW
+            var top = 0
+            while top < h {
+                let band = min(bandRows, h - top)
+                gemm.multiply(m: rows, n: band * w, k: cin, packedA: packedTranspose!, b: xb + top * w, ldb: n,
+                              scratch: packedInput, c: cols.pointer, ldc: band * w, bias: nil)
+                Self.scatter(cols.pointer, inputTop: top, inputRows: band, inputWidth: w, channels: cout, kernel: k,
+                             stride: stride, padding: padding, into: yb, height: outH, width: outW)
+                top += band
+            }
             if let bias {
                 let plane = outH * outW
                 for co in 0..<cout {
@@ -68,5 +77,32 @@ final class InferenceTransposedConvolution {
             }
         }
         return out
+    }
+
+    /// Adds the column matrix of input rows inputTop..<inputTop+inputRows ([Cout·k² × rows·W])
+    /// into y [Cout, outH, outW]: entry (co, ki, kj; i, j) lands at (i·s − p + ki, j·s − p + kj).
+    /// Parallel over output channels (disjoint writes).
+    static func scatter(
+        _ cols: UnsafePointer<Float>, inputTop: Int, inputRows: Int, inputWidth w: Int, channels: Int, kernel k: Int,
+        stride s: Int, padding p: Int, into y: UnsafeMutablePointer<Float>, height outH: Int, width outW: Int
+    ) {
+        let n = inputRows * w
+        Parallel.forRanges(channels, minimumChunk: 1) { range in
+            for co in range {
+                let plane = y + co * outH * outW
+                for ki in 0..<k {
+                    for kj in 0..<k {
+                        let row = cols + ((co * k + ki) * k + kj) * n
+                        let lo = min(w, max(0, (p - kj + s - 1) / s)), hi = max(lo, min(w, (outW + p - kj + s - 1) / s))
+                        for i in 0..<inputRows {
+                            let oy = (inputTop + i) * s - p + ki
+                            if oy < 0 || oy >= outH { continue }
+                            let dst = plane + oy * outW, src = row + i * w
+                            for j in lo..<hi { dst[j &* s &- p &+ kj] += src[j] }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
