@@ -89,9 +89,3 @@ func runTranslationMemory(size: Int, log: JSONLog) {
                                  "before_mib": before, "tile": translator.tileSize, "seconds": t])
 }
 
-/// User + system CPU seconds of this process so far (all threads).
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
-}
