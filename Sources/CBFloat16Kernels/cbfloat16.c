@@ -344,7 +344,7 @@ static void fill_rows(const float *image, int height, int width, int pad, int re
 }
 
 CX_BF16_TARGET
-void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
                             int ty_begin, int ty_end, uint32_t *out, int c_begin, int c_end) {
     int out_w = width + 2 * pad - 2;
     int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
@@ -404,7 +404,7 @@ void cx_winograd_input_bf16(const float *x, int channels, int height, int width,
 }
 
 CX_AVX512_TARGET
-void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
                            int ty_begin, int ty_end, float *out, int c_begin, int c_end) {
     int out_w = width + 2 * pad - 2;
     int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
@@ -445,7 +445,7 @@ void cx_winograd_input_f32(const float *x, int channels, int height, int width, 
 }
 
 CX_AVX512_TARGET
-void cx_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
+void cx_inference_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
                         const float *bias, float *y, int c_begin, int c_end) {
     int tile_cols = div_up(out_width, 2), tiles = (ty_end - ty_begin) * tile_cols;
     size_t stride = (size_t)channels * tiles;   /* distance between consecutive xi */
@@ -496,7 +496,7 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
     (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
     (void)panel_begin; (void)panel_end;
 }
-void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
                            int ty_begin, int ty_end, float *out, int c_begin, int c_end) {
     (void)ty_begin; (void)ty_end; (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
 }
@@ -508,11 +508,11 @@ void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t 
     (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
     (void)panel_begin; (void)panel_end;
 }
-void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
                             int ty_begin, int ty_end, uint32_t *out, int c_begin, int c_end) {
     (void)ty_begin; (void)ty_end; (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)out; (void)c_begin; (void)c_end;
 }
-void cx_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
+void cx_inference_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
                         const float *bias, float *y, int c_begin, int c_end) {
     (void)ty_begin; (void)ty_end; (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)y; (void)c_begin; (void)c_end;
 }

@@ -54,13 +54,13 @@ void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t 
  * packed-B matrices of C rows and T = (ty_end - ty_begin) * tile columns: matrix xi starts at
  * out + xi * cx_bf16_packed_b_count(C, T). Channel pairs are written together, so c_begin must be
  * even. Needs cx_bf16_supported(). */
-void cx_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_bf16(const float *x, int channels, int height, int width, int pad, int reflect,
                             int ty_begin, int ty_end, uint32_t *out, int c_begin, int c_end);
 
 /* Winograd F(2x2, 3x3) output transform Y = A^T M A (+ bias) of the tile rows [ty_begin, ty_end)
  * for channels [c_begin, c_end), from M laid out [16][C][T] (T = tiles of those rows), into
  * y [C, outH, outW]. Needs cx_avx512_supported(). */
-void cx_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
+void cx_inference_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
                         const float *bias, float *y, int c_begin, int c_end);
 
 /* ---- float32 versions of the same kernels (AVX-512F FMA), for the float32 inference forward on
@@ -78,9 +78,9 @@ void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_
 /* Needs cx_avx512_supported(). */
 void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_packed, float *c, int ldc,
                  const float *bias, int accumulate, int panel_begin, int panel_end);
-/* As cx_winograd_input_bf16, into 16 float32 packed-B matrices (matrix xi at out + xi * cx_f32_packed_b_count(C, T)).
+/* As cx_inference_winograd_input_bf16, into 16 float32 packed-B matrices (matrix xi at out + xi * cx_f32_packed_b_count(C, T)).
  * Any c_begin. Needs cx_avx512_supported(). */
-void cx_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
+void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
                            int ty_begin, int ty_end, float *out, int c_begin, int c_end);
 
 /* Rounds every float of x to bf16 and back (round to nearest even), in place: what a bf16

@@ -156,13 +156,13 @@ final class InferenceConvolution {
                 if isBF16 {
                     // Channel pairs are transformed together.
                     Parallel.forRanges((cin + 1) / 2, minimumChunk: 1) { pairs in
-                        cx_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1,
+                        cx_inference_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1,
                                                InferenceGEMM.words(pv), Int32(2 * pairs.lowerBound),
                                                Int32(min(cin, 2 * pairs.upperBound)))
                     }
                 } else {
                     Parallel.forRanges(cin, minimumChunk: 1) { channels in
-                        cx_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1, pv,
+                        cx_inference_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1, pv,
                                               Int32(channels.lowerBound), Int32(channels.upperBound))
                     }
                 }
@@ -176,7 +176,7 @@ final class InferenceConvolution {
                     }
                 }
                 Parallel.forRanges(cout, minimumChunk: 1) { channels in
-                    cx_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
+                    cx_inference_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
                                        Int32(channels.lowerBound), Int32(channels.upperBound))
                 }
                 top = Int(ty1)
