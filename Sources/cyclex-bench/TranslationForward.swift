@@ -10,15 +10,16 @@ let translationCases: [(kind: ModelConfiguration.Kind, preset: ModelConfiguratio
 /// `--only translate`: the generator forward `cyclex translate` runs per image (batch 1, square
 /// images of each `--size`), for each preset's A→B generator with fresh weights: the inference
 /// forward in float32 and, where the CPU has AVX512_BF16, in bf16, and the training-mode forward
-/// (`GeneratorPair.translate`, the autodiff ops without recording) for comparison. The variants
-/// of one case alternate within each repetition, so they see the same machine state.
-func runTranslationSection(sizes: [Int], iterations: Int, log: JSONLog) {
+/// (`GeneratorPair.translate`, the autodiff ops without recording) for comparison. The inference
+/// variants of one case alternate within each repetition, so they see the same machine state. `--models`
+/// limits the cases.
+func runTranslationSection(sizes: [Int], iterations: Int, models: Set<String>?, log: JSONLog) {
     print("\n## Generator forward (cyclex translate), batch 1")
     let bf16 = BFloat16Support.isAvailable
     if !bf16 { print("bf16: \(BFloat16Support.unavailableMessage)") }
-    var table = TextTable("Generator forward, median of \(iterations) (variants alternate); wall time / process CPU time", [
+    var table = TextTable("Generator forward, median of \(iterations) (inference variants alternate); wall time / process CPU time", [
         "generator", "size", "training-mode f32", "inference f32", "inference bf16", "bf16 max |Δ| (grey levels)"])
-    for (kind, preset) in translationCases {
+    for (kind, preset) in translationCases where models?.contains("\(kind.rawValue)-\(preset.rawValue)") ?? true {
         for size in sizes {
             let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
             var rng = RandomGenerator(seed: 1)
@@ -34,11 +35,15 @@ func runTranslationSection(sizes: [Int], iterations: Int, log: JSONLog) {
             var times = [String: [Double]](), cpu = [String: [Double]]()
             var outputs = [String: Tensor]()
             for v in variants { outputs[v.name] = v.run(); _ = v.run() }  // warm-up: weights prepared, buffers pooled
-            for _ in 0..<iterations {
-                for v in variants {
-                    let c0 = processCPUSeconds()
-                    times[v.name, default: []].append(seconds { _ = v.run() })
-                    cpu[v.name, default: []].append(processCPUSeconds() - c0)
+            // The inference variants alternate; the training-mode forward runs after them, so that
+            // OpenBLAS's worker threads (which it wakes and which spin briefly) cannot slow them.
+            for group in [variants.filter { $0.name != "training" }, variants.filter { $0.name == "training" }] {
+                for _ in 0..<iterations {
+                    for v in group {
+                        let c0 = processCPUSeconds()
+                        times[v.name, default: []].append(seconds { _ = v.run() })
+                        cpu[v.name, default: []].append(processCPUSeconds() - c0)
+                    }
                 }
             }
             let grey = outputs["bf16"].map { greyLevelDifference($0, outputs["f32"]!) }

@@ -18,7 +18,7 @@ let usage = """
       --only LIST       sections to run, comma separated: calib,ops,models,steps,alloc,profile,translate,
                         translate-memory (not part of a full run: generator forward at each --size;
                         peak RSS of translating one image of the first --size, in a fresh process)
-      --models LIST     training steps (section 3d) of these cases only, comma separated, e.g.
+      --models LIST     training steps (section 3d) and translate cases of these only, comma separated, e.g.
                         xai-cyclegan-small,cyclegan-standard (default: all four)
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size)
       --json PATH       also write all results as JSON
@@ -79,7 +79,7 @@ if wants("models") {
 if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }
 var allocationPass: Bool?
 if wants("alloc") { allocationPass = runAllocationCheck(size: sizes.min() ?? 64, log: log) }
-if wants("translate") { runTranslationSection(sizes: sizes, iterations: iterationCount, log: log) }
+if wants("translate") { runTranslationSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }
 if wants("translate-memory") { runTranslationMemory(size: sizes.first ?? 1024, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }
 

@@ -153,15 +153,18 @@ final class InferenceConvolution {
                 let (ty0, ty1) = (Int32(top), Int32(min(tileRows, top + chunkRows)))
                 let tiles = Int(ty1 - ty0) * tileColumns, panels = (tiles + 31) / 32
                 let bCount = engine.packedBCount(k: cin, n: tiles)
+                // Transforms are split over the cores only when each core gets ≥ ~4k tiles of
+                // work: below that, waking a thread costs more than it saves.
+                let split = max(1, 4096 / tiles)
                 if isBF16 {
                     // Channel pairs are transformed together.
-                    Parallel.forRanges((cin + 1) / 2, minimumChunk: 1) { pairs in
+                    Parallel.forRanges((cin + 1) / 2, minimumChunk: split) { pairs in
                         cx_inference_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1,
                                                InferenceGEMM.words(pv), Int32(2 * pairs.lowerBound),
                                                Int32(min(cin, 2 * pairs.upperBound)))
                     }
                 } else {
-                    Parallel.forRanges(cin, minimumChunk: 1) { channels in
+                    Parallel.forRanges(cin, minimumChunk: split) { channels in
                         cx_inference_winograd_input_f32(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1, pv,
                                               Int32(channels.lowerBound), Int32(channels.upperBound))
                     }
@@ -175,7 +178,7 @@ final class InferenceConvolution {
                                               split: false)
                     }
                 }
-                Parallel.forRanges(cout, minimumChunk: 1) { channels in
+                Parallel.forRanges(cout, minimumChunk: split) { channels in
                     cx_inference_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
                                        Int32(channels.lowerBound), Int32(channels.upperBound))
                 }
