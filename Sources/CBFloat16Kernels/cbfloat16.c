@@ -282,6 +282,53 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
     }
 }
 
+
+CX_AVX512_TARGET
+void cx_f32_direct_conv(const float *x, int channels, int height, int width, int kernel, const float *w_packed,
+                        int out_channels, const float *bias, float *y, int row_begin, int row_end) {
+    int out_h = height - kernel + 1, out_w = width - kernel + 1;
+    int blocks = div_up(out_channels, MR);
+    size_t k_total = (size_t)channels * kernel * kernel, plane = (size_t)out_h * out_w;
+    for (int oh = row_begin; oh < row_end; oh++) {
+        for (int ow0 = 0; ow0 < out_w; ow0 += NR) {
+            __mmask16 m0 = lanes(out_w - ow0), m1 = lanes(out_w - ow0 - 16);
+            for (int mb = 0; mb < blocks; mb++) {
+                const float *w = w_packed + (size_t)mb * k_total * MR;
+                __m512 acc[MR][2];
+#pragma clang loop unroll(full)
+                for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+                for (int ci = 0; ci < channels; ci++) {
+                    for (int ki = 0; ki < kernel; ki++) {
+                        const float *row = x + ((size_t)ci * height + oh + ki) * width + ow0;
+                        for (int kj = 0; kj < kernel; kj++) {
+                            __m512 x0 = _mm512_maskz_loadu_ps(m0, row + kj), x1 = _mm512_maskz_loadu_ps(m1, row + kj + 16);
+#pragma clang loop unroll(full)
+                            for (int r = 0; r < MR; r++) {
+                                __m512 wr = _mm512_set1_ps(w[r]);
+                                acc[r][0] = _mm512_fmadd_ps(wr, x0, acc[r][0]);
+                                acc[r][1] = _mm512_fmadd_ps(wr, x1, acc[r][1]);
+                            }
+                            w += MR;
+                        }
+                    }
+                }
+                int rows = out_channels - mb * MR < MR ? out_channels - mb * MR : MR;
+                for (int r = 0; r < rows; r++) {
+                    float *dst = y + (size_t)(mb * MR + r) * plane + (size_t)oh * out_w + ow0;
+                    __m512 v0 = acc[r][0], v1 = acc[r][1];
+                    if (bias) {
+                        __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
+                        v0 = _mm512_add_ps(v0, bv);
+                        v1 = _mm512_add_ps(v1, bv);
+                    }
+                    _mm512_mask_storeu_ps(dst, m0, v0);
+                    _mm512_mask_storeu_ps(dst + 16, m1, v1);
+                }
+            }
+        }
+    }
+}
+
 /* Source index of padded position i (in unpadded coordinates): reflection without repeating the
  * edge (PyTorch ReflectionPad2d) when reflect, else -1 for a zero. */
 static inline int source_index(int i, int size, int reflect) {
@@ -495,6 +542,11 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
                  const float *bias, int accumulate, int panel_begin, int panel_end) {
     (void)m; (void)n; (void)k; (void)a_packed; (void)b_packed; (void)c; (void)ldc; (void)bias; (void)accumulate;
     (void)panel_begin; (void)panel_end;
+}
+void cx_f32_direct_conv(const float *x, int channels, int height, int width, int kernel, const float *w_packed,
+                        int out_channels, const float *bias, float *y, int row_begin, int row_end) {
+    (void)x; (void)channels; (void)height; (void)width; (void)kernel; (void)w_packed; (void)out_channels; (void)bias;
+    (void)y; (void)row_begin; (void)row_end;
 }
 void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
                            int ty_begin, int ty_end, float *out, int c_begin, int c_end) {

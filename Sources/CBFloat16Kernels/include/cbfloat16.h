@@ -78,6 +78,12 @@ void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_
 /* Needs cx_avx512_supported(). */
 void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_packed, float *c, int ldc,
                  const float *bias, int accumulate, int panel_begin, int panel_end);
+/* Stride-1 unpadded k x k convolution without a column matrix ("implicit GEMM"): output rows
+ * [row_begin, row_end) of y [Cout, H-k+1, W-k+1] = w * x (+ bias), x [Cin, H, W]; the weights
+ * [Cout, Cin, k, k] packed by cx_f32_pack_a(w, Cout, Cin*k*k, Cin*k*k). Each 8-channel x 32-pixel
+ * register tile reads its input rows straight from x. Needs cx_avx512_supported(). */
+void cx_f32_direct_conv(const float *x, int channels, int height, int width, int kernel, const float *w_packed,
+                        int out_channels, const float *bias, float *y, int row_begin, int row_end);
 /* As cx_inference_winograd_input_bf16, into 16 float32 packed-B matrices (matrix xi at out + xi * cx_f32_packed_b_count(C, T)).
  * Any c_begin. Needs cx_avx512_supported(). */
 void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,

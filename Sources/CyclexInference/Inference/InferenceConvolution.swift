@@ -58,6 +58,16 @@ final class InferenceConvolution {
         outputChannels <= DirectConvolution.maximumOutputChannels && stride == 1 && padding == 0 && kernelSize > 1
     }
 
+    /// Stride-1 unpadded k×k convolutions (k > 1) with more than 4 outputs that Winograd does not
+    /// take (the 7×7 stems and the xAI head) run without a column matrix on CPUs with AVX-512, in
+    /// float32 at either precision: their K = Cin·k² is long against few outputs, so im2col and
+    /// packing would move more memory than the products need.
+    private var usesImplicitGEMM: Bool {
+        InferenceGEMM.float32 == .avx512 && stride == 1 && padding == 0 && kernelSize > 1
+            && outputChannels > DirectConvolution.maximumOutputChannels
+            && !(usesWinograd && (gemm != .bf16 || Self.bf16Winograd))
+    }
+
     private var usesWinograd: Bool {
         kernelSize == 3 && stride == 1 && padding <= 1 && inputChannels >= Self.winogradMinimumChannels
             && outputChannels >= Self.winogradMinimumChannels
@@ -75,6 +85,7 @@ final class InferenceConvolution {
         }
         let input = reflectPadding > 0 ? withoutGradient { x.padded(by: reflectPadding, mode: .reflect) } : x
         if usesDirect { return direct(input, bias: bias) }
+        if usesImplicitGEMM { return implicitGEMM(input, bias: bias) }
         if gemm == .openBLAS && usesWinograd { return winogradF32(input, bias: bias) }
         return im2col(input, bias: bias)
     }
@@ -96,6 +107,32 @@ final class InferenceConvolution {
             DirectConvolution.forward(
                 x: x.pointer + b * inputChannels * h * w, weight: weight.pointer, y: y, inputChannels: inputChannels,
                 outputChannels: outputChannels, height: h, width: w, kernelHeight: kernelSize, kernelWidth: kernelSize)
+        }
+        return out
+    }
+
+    // MARK: - Implicit GEMM (no column matrix), float32 on AVX-512
+
+    /// Weights packed for `cx_f32_direct_conv`, made on first use.
+    private var implicitPacked: TensorStorage?
+
+    private func implicitGEMM(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (outH, outW) = outputSize(h, w)
+        let (cin, cout, k) = (inputChannels, outputChannels, kernelSize)
+        if implicitPacked == nil {
+            implicitPacked = InferenceGEMM.avx512.packA(weight.pointer, m: cout, k: cin * k * k, lda: cin * k * k)
+        }
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        let packed = implicitPacked!.pointer
+        for b in 0..<batch {
+            let xb = x.pointer + b * cin * h * w, yb = out.pointer + b * cout * outH * outW
+            // At least ~64k multiply-adds per core before splitting rows.
+            let perRow = max(1, cout * cin * k * k * outW)
+            Parallel.forRanges(outH, minimumChunk: max(1, 65_536 / perRow)) { rows in
+                cx_f32_direct_conv(xb, Int32(cin), Int32(h), Int32(w), Int32(k), packed, Int32(cout), bias?.pointer, yb,
+                                   Int32(rows.lowerBound), Int32(rows.upperBound))
+            }
         }
         return out
     }
