@@ -383,10 +383,11 @@ static void fill_rows(const float *image, int height, int width, int pad, int re
         int ih = source_index(2 * ty - pad + r, height, reflect);
         if (ih < 0) { memset(row, 0, sizeof(float) * (size_t)bw); continue; }
         const float *src = image + (size_t)ih * width;
-        for (int c = 0; c < bw; c++) {
-            int s = column_source[c];
-            row[c] = s < 0 ? 0.0f : src[s];
-        }
+        /* Buffer columns pad..pad+width-1 are the image row itself; only the borders need the map. */
+        int lo = pad < bw ? pad : bw, hi = pad + width < bw ? pad + width : bw;
+        for (int c = 0; c < lo; c++) row[c] = column_source[c] < 0 ? 0.0f : src[column_source[c]];
+        if (hi > lo) memcpy(row + lo, src, sizeof(float) * (size_t)(hi - lo));
+        for (int c = hi > lo ? hi : lo; c < bw; c++) row[c] = column_source[c] < 0 ? 0.0f : src[column_source[c]];
     }
 }
 

@@ -29,13 +29,19 @@ public final class InferenceGenerator {
             forward = { plan($0) }
         } else if let pair = generators as? XAICycleGANGenerators {
             let plan = XaiPlan(pair.generator(direction), precision: precision)
-            forward = { x in plan(x, mask: pair.inferenceMask(like: x)) }
+            // The fixed inference mask depends only on the shape: drawn once per shape, not per image.
+            var mask: Tensor?
+            forward = { x in
+                if mask?.shape != x.shape { mask = pair.inferenceMask(like: x) }
+                return plan(x, mask: mask!)
+            }
         } else {
             preconditionFailure("no inference forward for \(type(of: generators))")
         }
     }
 
-    /// [B, C, H, W] in [−1, 1] → [B, C, H, W], sides multiples of the model's stride.
+    /// [B, C, H, W] in [−1, 1] → [B, C, H, W], sides multiples of the model's stride. Call from one
+    /// thread at a time (it keeps the last xAI mask).
     public func callAsFunction(_ x: Tensor) -> Tensor { withoutGradient { forward(x) } }
 }
 
