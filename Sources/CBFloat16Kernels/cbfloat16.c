@@ -144,6 +144,7 @@ const char *cx_cpu_vector_features(void) {
 
 #ifdef CX_X86
 #define CX_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define CX_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 /* 16 pairs from two 16-float vectors: pair j = (lo[j], hi[j]). */
 CX_BF16_TARGET static inline __m512i pairs_of(__m512 lo, __m512 hi) {
@@ -156,6 +157,28 @@ CX_BF16_TARGET static inline __m512i pairs_of(__m512 lo, __m512 hi) {
 
 static inline __mmask16 lanes(int valid) {
     return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+}
+
+/* Writes rows 0..rows-1 of an MR x NR accumulator tile to dst (row stride ld floats), adding
+ * bias[r] if bias and, with accumulate, what dst holds; m0 and m1 mask the two 16-column halves.
+ * The epilogue of every kernel below. */
+CX_AVX512_TARGET static inline void store_tile(__m512 acc[MR][2], int rows, float *dst, size_t ld, const float *bias,
+                                               int accumulate, __mmask16 m0, __mmask16 m1) {
+    for (int r = 0; r < rows; r++) {
+        float *d = dst + (size_t)r * ld;
+        __m512 v0 = acc[r][0], v1 = acc[r][1];
+        if (bias) {
+            __m512 bv = _mm512_set1_ps(bias[r]);
+            v0 = _mm512_add_ps(v0, bv);
+            v1 = _mm512_add_ps(v1, bv);
+        }
+        if (accumulate) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, d));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, d + 16));
+        }
+        _mm512_mask_storeu_ps(d, m0, v0);
+        _mm512_mask_storeu_ps(d + 16, m1, v1);
+    }
 }
 
 CX_BF16_TARGET
@@ -203,27 +226,12 @@ void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t 
                 }
             }
             int rows = m - mb * MR < MR ? m - mb * MR : MR;
-            for (int r = 0; r < rows; r++) {
-                float *dst = c + (size_t)(mb * MR + r) * ldc + j0;
-                __m512 v0 = acc[r][0], v1 = acc[r][1];
-                if (bias) {
-                    __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
-                    v0 = _mm512_add_ps(v0, bv);
-                    v1 = _mm512_add_ps(v1, bv);
-                }
-                if (accumulate) {
-                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, dst));
-                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, dst + 16));
-                }
-                _mm512_mask_storeu_ps(dst, m0, v0);
-                _mm512_mask_storeu_ps(dst + 16, m1, v1);
-            }
+            store_tile(acc, rows, c + (size_t)mb * MR * ldc + j0, (size_t)ldc, bias ? bias + mb * MR : NULL, accumulate,
+                       m0, m1);
         }
     }
 }
 
-
-#define CX_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 CX_AVX512_TARGET
 void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end) {
@@ -263,21 +271,8 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
                 }
             }
             int rows = m - mb * MR < MR ? m - mb * MR : MR;
-            for (int r = 0; r < rows; r++) {
-                float *dst = c + (size_t)(mb * MR + r) * ldc + j0;
-                __m512 v0 = acc[r][0], v1 = acc[r][1];
-                if (bias) {
-                    __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
-                    v0 = _mm512_add_ps(v0, bv);
-                    v1 = _mm512_add_ps(v1, bv);
-                }
-                if (accumulate) {
-                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, dst));
-                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, dst + 16));
-                }
-                _mm512_mask_storeu_ps(dst, m0, v0);
-                _mm512_mask_storeu_ps(dst + 16, m1, v1);
-            }
+            store_tile(acc, rows, c + (size_t)mb * MR * ldc + j0, (size_t)ldc, bias ? bias + mb * MR : NULL, accumulate,
+                       m0, m1);
         }
     }
 }
@@ -313,17 +308,8 @@ void cx_f32_direct_conv(const float *x, int channels, int height, int width, int
                     }
                 }
                 int rows = out_channels - mb * MR < MR ? out_channels - mb * MR : MR;
-                for (int r = 0; r < rows; r++) {
-                    float *dst = y + (size_t)(mb * MR + r) * plane + (size_t)oh * out_w + ow0;
-                    __m512 v0 = acc[r][0], v1 = acc[r][1];
-                    if (bias) {
-                        __m512 bv = _mm512_set1_ps(bias[mb * MR + r]);
-                        v0 = _mm512_add_ps(v0, bv);
-                        v1 = _mm512_add_ps(v1, bv);
-                    }
-                    _mm512_mask_storeu_ps(dst, m0, v0);
-                    _mm512_mask_storeu_ps(dst + 16, m1, v1);
-                }
+                store_tile(acc, rows, y + (size_t)mb * MR * plane + (size_t)oh * out_w + ow0, plane,
+                           bias ? bias + mb * MR : NULL, 0, m0, m1);
             }
         }
     }

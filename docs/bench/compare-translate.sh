@@ -39,38 +39,16 @@ case "$rounds" in *[!0-9]*|""|0) echo "compare-translate.sh: --rounds: '$rounds'
 case "$iterations" in *[!0-9]*|""|0) echo "compare-translate.sh: --iterations: '$iterations' is not a positive integer" >&2; exit 2 ;; esac
 case "$memory" in *[!0-9]*|"") echo "compare-translate.sh: --memory: '$memory' is not a size (0 skips it)" >&2; exit 2 ;; esac
 
-TORCHENV="${TORCHENV:-}"
-PY="$TORCHENV/bin/python"
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, onnx' 2>/dev/null; then
-    cat >&2 <<EOF
-compare-translate.sh: TORCHENV="$TORCHENV" is not a Python environment whose bin/python imports torch and onnx.
-Make one and point TORCHENV at it:
-    python3 -m venv ~/torchenv
-    ~/torchenv/bin/pip install torch==2.15.0 numpy onnx onnxruntime openvino
-    TORCHENV=~/torchenv docs/bench/compare-translate.sh
-EOF
-    exit 1
-fi
+script=compare-translate.sh
+. docs/bench/bench-common.sh
+require_python_env "torch onnx" "torch==2.15.0 numpy onnx onnxruntime openvino"
 for module in onnxruntime openvino; do
     "$PY" -c "import $module" 2>/dev/null || echo "compare-translate.sh: $module is not installed in $TORCHENV: its columns stay empty" >&2
 done
-
-echo "building cyclex-bench (release) ..." >&2
-swift build -c release --scratch-path .build-bench --product cyclex-bench >&2
-BENCH=.build-bench/release/cyclex-bench
+build_bench
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-run_cyclex() {
-    if [ "$core" = unset ]; then
-        env -u OPENBLAS_CORETYPE "$BENCH" "$@"
-    elif [ -n "$core" ]; then
-        OPENBLAS_CORETYPE="$core" "$BENCH" "$@"
-    else
-        "$BENCH" "$@"
-    fi
-}
 
 for r in $(seq 1 "$rounds"); do
     echo "round $r/$rounds: reference engines (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2

@@ -21,10 +21,8 @@ case run one after the other, so they see the same machine state.
 import argparse
 import os
 import resource
-import statistics
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Fixtures", "generator"))
@@ -32,6 +30,7 @@ sys.path.insert(0, os.path.join(ROOT, "Tests", "Fixtures", "generator"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pyref import nets  # noqa: E402
+from torch_presets import timed  # noqa: E402  (docs/bench, next to this file: median and best of timed calls)
 
 # cyclex's presets (Sources/CyclexInference/ModelConfiguration.swift): (ngf, residual blocks).
 PRESETS = {
@@ -63,17 +62,6 @@ def export_onnx(model, example, path):
     torch.onnx.export(model, example, path, input_names=names, output_names=["output"], opset_version=17,
                       dynamo=False)
     return names
-
-
-def timed(fn, iters, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def cpu_has_bf16():
@@ -170,7 +158,7 @@ def main():
                 export_onnx(model, example, onnx_path)
                 reference = None
                 for engine, forward in runners(kind, model, example, onnx_path, args.threads, wanted):
-                    median = timed(forward, args.iters)
+                    median, _ = timed(forward, 3, args.iters)
                     out = forward()
                     check = ""
                     if engine == "torch":
