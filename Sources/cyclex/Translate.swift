@@ -12,8 +12,11 @@ struct Translate: ParsableCommand {
             cyclex translate photos/ out/      a folder, recursively; names, formats
                                                and sub-folders kept
 
-            Images keep their width and height (padded to the network's stride,
-            translated, cropped back); images larger than --tile are translated in
+            Images keep their width and height. By default (--scale training) each
+            image is first resized so its shorter side is the size the model was
+            trained at, translated, and resized back; --scale native translates
+            it at its own size (padded to the network's stride, cropped back).
+            Images larger than --tile are translated in
             overlapping tiles with blended seams. Existing outputs are never replaced
             without --overwrite (folder mode skips them), and an output that is the
             input (or a folder inside the input folder) is refused. In folder mode
@@ -37,6 +40,9 @@ struct Translate: ParsableCommand {
 
     @Option(help: "Resize inputs first: N (square) or WxH. Default: keep every image's own size.")
     var size: String?
+
+    @Option(help: "training: resize each image so its shorter side is the checkpoint's training size, translate, resize back; native: translate at the image's own size. Ignored with --size.")
+    var scale: TranslationScale = .default
 
     @Option(help: "Tile side in pixels for large images (0 = never tile).")
     var tile = 512
@@ -109,6 +115,13 @@ struct Translate: ParsableCommand {
         }
         progress.message("checkpoint \(checkpointURL.path): \(c.kind.rawValue), trained at \(c.imageSize)px, "
             + "stride \(c.stride), direction \(direction.rawValue), precision \(precision.rawValue)")
+        if let size = options.size {
+            progress.message("scale: every image resized to \(size) (--size), translated at that size")
+        } else {
+            options.scale = scale
+            options.trainingSize = c.imageSize
+            progress.message(scale.describe(trainingSize: c.imageSize))
+        }
 
         if !isFolder.boolValue {
             if options.shard != nil { throw CLIError("--shard needs a folder input") }
@@ -210,4 +223,5 @@ func parseSize(_ text: String) -> ImageSize? {
 
 extension TranslationDirection: ExpressibleByArgument {}
 extension InferencePrecision: ExpressibleByArgument {}
+extension TranslationScale: ExpressibleByArgument {}
 extension OutputFormatChoice: ExpressibleByArgument {}

@@ -58,6 +58,10 @@ public struct TranslationOutputOptions: Sendable {
     /// Folder mode: replace existing outputs instead of skipping them.
     public var overwrite = false
     public var shard: Shard?
+    /// The scale the generator sees each image at (TranslationScale.swift); `training` needs `trainingSize`.
+    public var scale: TranslationScale = .native
+    /// The checkpoint's training size (its `imageSize`), the shorter side at `scale == .training`.
+    public var trainingSize: Int?
 
     public init() {}
 
@@ -128,7 +132,7 @@ public enum BatchTranslation {
                                          reason: "unknown image extension '.\(output.pathExtension)' (use .png, .jpg or .jpeg)")
         }
         let image = try prepare(Image(contentsOf: input), options: options)
-        let result = translator.translate(image, outputBitDepth: depth(for: format, input: image))
+        let result = options.translate(image, with: translator, outputBitDepth: depth(for: format, input: image))
         try write(compose(image, result, options: options), to: output, format: format)
     }
 
@@ -196,7 +200,7 @@ public enum BatchTranslation {
                     onFailure(item.input.path, message)
                     continue
                 }
-                let result = translator.translate(image, outputBitDepth: depth(for: format, input: image))
+                let result = options.translate(image, with: translator, outputBitDepth: depth(for: format, input: image))
                 writer.submit(item) {
                     try write(compose(image, result, options: options), to: item.output, format: format)
                 }
