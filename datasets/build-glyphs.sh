@@ -1,11 +1,11 @@
 #!/bin/sh
 # Builds the glyph pairs (cyclex's default demo data) into datasets/glyphs/ (or --out DIR): the same
-# letters in DejaVu Sans (A) and DejaVu Sans Bold (B). Needs Debian packages fonts-dejavu-core and
-# python3-pil; installs them (without recommends) when run as root, otherwise says what to install.
+# letters in DejaVu Sans ExtraLight (A) and DejaVu Sans Bold (B). Needs Debian packages fonts-dejavu-core,
+# fonts-dejavu-extra and python3-pil; installs them (without recommends) when run as root, otherwise says what to install.
 # Extra arguments go to build_glyphs.py (--out, --size, --face-a, --face-b, --test-every).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-packages="fonts-dejavu-core python3-pil"
+packages="fonts-dejavu-core fonts-dejavu-extra python3-pil"
 
 "$here/install-packages.sh" $packages
 
