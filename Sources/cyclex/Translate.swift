@@ -12,11 +12,10 @@ struct Translate: ParsableCommand {
             cyclex translate photos/ out/      a folder, recursively; names, formats
                                                and sub-folders kept
 
-            Images keep their width and height. By default (--scale training) each
-            image is first resized so its shorter side is the size the model was
-            trained at, translated, and resized back; --scale native translates
-            it at its own size (padded to the network's stride, cropped back).
-            Images larger than --tile are translated in
+            Images keep their width and height and are translated at their own size
+            (padded to the network's stride, cropped back); --scale training first
+            resizes each image so its shorter side is the size the model was
+            trained at, and resizes the result back. Images larger than --tile are translated in
             overlapping tiles with blended seams. Existing outputs are never replaced
             without --overwrite (folder mode skips them), and an output that is the
             input (or a folder inside the input folder) is refused. In folder mode
@@ -41,7 +40,7 @@ struct Translate: ParsableCommand {
     @Option(help: "Resize inputs first: N (square) or WxH. Default: keep every image's own size.")
     var size: String?
 
-    @Option(help: "training: resize each image so its shorter side is the checkpoint's training size, translate, resize back; native: translate at the image's own size. Ignored with --size.")
+    @Option(help: "native: translate each image at its own size; training: resize it so its shorter side is the checkpoint's training size, translate, resize back. Ignored with --size.")
     var scale: TranslationScale = .default
 
     @Option(help: "Tile side in pixels for large images (0 = never tile).")
