@@ -41,7 +41,8 @@ extension Tensor {
         let k = geometry.patchSize, n = geometry.outputPixels
         let isPointwise = kh == 1 && kw == 1 && geometry.stride == 1 && geometry.padding == 0
         let isDirect = Self.usesDirectConvolution(geometry, outputChannels: cout)
-        let cols = isPointwise || isDirect ? nil : TensorStorage(count: k * n)
+        let bands = Kernels.im2colBands(geometry)
+        let cols = isPointwise || isDirect ? nil : TensorStorage(count: k * Self.largestBand(bands, geometry))
         for b in 0..<batch {
             let xb = pointer + b * cin * h * w, yb = out.pointer + b * cout * n
             if bias != nil || isDirect {
@@ -53,9 +54,17 @@ extension Tensor {
                     kernelHeight: kh, kernelWidth: kw)
                 continue
             }
-            if let cols { Kernels.im2col(xb, geometry, cols.pointer) }
-            BLAS.sgemm(m: cout, n: n, k: k, a: weight.pointer, lda: k, b: cols?.pointer ?? xb, ldb: n,
-                       beta: bias == nil ? 0 : 1, c: yb, ldc: n)
+            guard let cols else {
+                BLAS.sgemm(m: cout, n: n, k: k, a: weight.pointer, lda: k, b: xb, ldb: n,
+                           beta: bias == nil ? 0 : 1, c: yb, ldc: n)
+                continue
+            }
+            for band in bands {
+                let bandPixels = band.count * geometry.outputWidth
+                Kernels.im2col(xb, geometry, cols.pointer, outputRows: band)
+                BLAS.sgemm(m: cout, n: bandPixels, k: k, a: weight.pointer, lda: k, b: cols.pointer, ldb: bandPixels,
+                           beta: bias == nil ? 0 : 1, c: yb + band.lowerBound * geometry.outputWidth, ldc: n)
+            }
         }
     }
 
@@ -92,7 +101,8 @@ extension Tensor {
             return hasBias ? [gx, gw, gb] : [gx, gw]
         }
         let winograd = usesWinograd(geometry, outputChannels: cout)
-        let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * n)
+        let bands = Kernels.im2colBands(geometry), outW = geometry.outputWidth
+        let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * largestBand(bands, geometry))
         if needs[1] && winograd {
             let gradWeight = Tensor(uninitializedShape: weight.shape)
             WinogradConvolution.weightGradient(
@@ -103,11 +113,19 @@ extension Tensor {
         } else if needs[1] {
             let gradWeight = Tensor(uninitializedShape: weight.shape)
             for b in 0..<batch {
-                let xb = x.pointer + b * imageSize
-                if !isPointwise { Kernels.im2col(xb, geometry, cols.pointer) }
-                BLAS.sgemm(transposeB: true, m: cout, n: k, k: n, a: g.pointer + b * cout * n, lda: n,
-                           b: isPointwise ? xb : cols.pointer, ldb: n, beta: b == 0 ? 0 : 1,
-                           c: gradWeight.pointer, ldc: k)
+                let xb = x.pointer + b * imageSize, gb = g.pointer + b * cout * n
+                if isPointwise {
+                    BLAS.sgemm(transposeB: true, m: cout, n: k, k: n, a: gb, lda: n, b: xb, ldb: n, beta: b == 0 ? 0 : 1,
+                               c: gradWeight.pointer, ldc: k)
+                    continue
+                }
+                for (i, band) in bands.enumerated() {
+                    let bandPixels = band.count * outW
+                    Kernels.im2col(xb, geometry, cols.pointer, outputRows: band)
+                    BLAS.sgemm(transposeB: true, m: cout, n: k, k: bandPixels, a: gb + band.lowerBound * outW, lda: n,
+                               b: cols.pointer, ldb: bandPixels, beta: b == 0 && i == 0 ? 0 : 1,
+                               c: gradWeight.pointer, ldc: k)
+                }
             }
             gw = gradWeight
         }
@@ -126,10 +144,17 @@ extension Tensor {
         } else if needs[0] {
             let gradInput = Tensor(zeros: x.shape)
             for b in 0..<batch {
-                let gxb = gradInput.pointer + b * imageSize
-                BLAS.sgemm(transposeA: true, m: k, n: n, k: cout, a: weight.pointer, lda: k,
-                           b: g.pointer + b * cout * n, ldb: n, c: isPointwise ? gxb : cols.pointer, ldc: n)
-                if !isPointwise { Kernels.col2im(cols.pointer, geometry, gxb) }
+                let gxb = gradInput.pointer + b * imageSize, gb = g.pointer + b * cout * n
+                if isPointwise {
+                    BLAS.sgemm(transposeA: true, m: k, n: n, k: cout, a: weight.pointer, lda: k, b: gb, ldb: n, c: gxb, ldc: n)
+                    continue
+                }
+                for band in bands {
+                    let bandPixels = band.count * outW
+                    BLAS.sgemm(transposeA: true, m: k, n: bandPixels, k: cout, a: weight.pointer, lda: k,
+                               b: gb + band.lowerBound * outW, ldb: n, c: cols.pointer, ldc: bandPixels)
+                    Kernels.col2im(cols.pointer, geometry, gxb, outputRows: band)
+                }
             }
             gx = gradInput
         }
@@ -153,6 +178,11 @@ extension Tensor {
     static func usesDirectConvolution(_ g: ConvGeometry, outputChannels: Int) -> Bool {
         outputChannels <= DirectConvolution.maximumOutputChannels && g.stride == 1 && g.padding == 0
             && g.kernelHeight * g.kernelWidth > 1
+    }
+
+    /// Output pixels of the largest band (`Kernels.im2colBands`): the column buffer holds patchSize × this.
+    static func largestBand(_ bands: [Range<Int>], _ g: ConvGeometry) -> Int {
+        (bands.map(\.count).max() ?? 0) * g.outputWidth
     }
 
     /// Σ over batch and space of a [B, C, H, W] gradient → [C] (the bias gradient).
