@@ -9,8 +9,18 @@ extension Tensor {
     /// Back-propagates and accumulates only into the listed leaves (e.g. one network's
     /// parameters); branches that lead to none of them are not computed at all.
     public func backward(accumulatingInto leaves: [Tensor], seed: Tensor? = nil) {
+        backward(accumulatingInto: leaves, seed: seed, releasingGraph: false)
+    }
+
+    /// `backward(accumulatingInto:seed:)`, and with `releasingGraph` (PyTorch's default
+    /// `retain_graph=False`) every op's saved inputs are dropped as soon as its backward has run,
+    /// so activations are freed during the walk instead of after it; the graph cannot be
+    /// differentiated again afterwards.
+    public func backward(accumulatingInto leaves: [Tensor], seed: Tensor? = nil, releasingGraph: Bool) {
         let targets = Set(leaves.map(ObjectIdentifier.init))
-        Self.propagate(from: self, seed: seed, targets: targets) { leaf, g in leaf.accumulateGradient(g) }
+        Self.propagate(from: self, seed: seed, targets: targets, releasingGraph: releasingGraph) { leaf, g in
+            leaf.accumulateGradient(g)
+        }
     }
 
     /// dy/dx for each x in `inputs`, without touching any `gradient` property (a side
@@ -40,17 +50,19 @@ extension Tensor {
     /// The engine: orders the graph, then walks it backwards once, pruning branches that
     /// reach no target (`targets == nil`: every leaf that requires a gradient).
     static func propagate(
-        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?,
+        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?, releasingGraph: Bool = false,
         deliver: (Tensor, Tensor) -> Void
     ) {
         precondition(root.requiresGradient || targets != nil,
                      "backward() on a tensor that does not require a gradient (was it computed without gradient?)")
         // Gradient arithmetic itself is never recorded.
-        withoutGradient { propagateUnrecorded(from: root, seed: seed, targets: targets, deliver: deliver) }
+        withoutGradient {
+            propagateUnrecorded(from: root, seed: seed, targets: targets, releasingGraph: releasingGraph, deliver: deliver)
+        }
     }
 
     private static func propagateUnrecorded(
-        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?,
+        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?, releasingGraph: Bool,
         deliver: (Tensor, Tensor) -> Void
     ) {
         let seedTensor = seed ?? Tensor(repeating: 1, shape: root.shape)
@@ -85,12 +97,15 @@ extension Tensor {
         guard needed.contains(ObjectIdentifier(root)) else { return }
 
         var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seedTensor]
-        for t in order.reversed() {
+        // Walk in reverse post-order; popping drops the walk's own reference to each tensor as it
+        // is done (ids stay distinct: every tensor of the graph was alive when `needed` was built).
+        while let t = order.popLast() {
             let id = ObjectIdentifier(t)
             guard let g = pending.removeValue(forKey: id) else { continue }
             let isTarget = targets.map { $0.contains(id) } ?? (t.gradNode == nil)
             if isTarget { deliver(t, g) }
             guard let node = t.gradNode else { continue }
+            if releasingGraph { t.gradNode = nil }
             let mask = node.inputs.map { needed.contains(ObjectIdentifier($0)) }
             guard mask.contains(true) else { continue }
             let inputGradients = node.backward(g, mask)

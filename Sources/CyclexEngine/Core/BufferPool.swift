@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A process-wide free list of float buffers, keyed by element count.
@@ -20,8 +21,10 @@ public final class BufferPool: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Pooled memory above this is released to the system instead of kept.
-    public let maximumPooledBytes = 3 << 30
+    /// Pooled memory above this is released to the system instead of kept (default 3 GB;
+    /// `CYCLEX_POOL_MB` sets it, 0 turns pooling off, e.g. to measure the live set's peak).
+    public let maximumPooledBytes: Int =
+        ProcessInfo.processInfo.environment["CYCLEX_POOL_MB"].flatMap { Int($0) }.map { $0 << 20 } ?? 3 << 30
 
     static func roundedCount(_ count: Int) -> Int { max(16, (count + 15) & ~15) }
 

@@ -78,7 +78,7 @@ public final class CycleGANModel: ModelRecipe {
         try requireFinite(lossG.item, "the generator loss")
         phases?.begin("G backward (through D, 6 G passes)")
         optimizerG.zeroGradients()
-        lossG.backward(accumulatingInto: optimizerG.parameters)
+        lossG.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
         phases?.begin("Adam G")
         try requireFiniteGradients(optimizerG.parameters, "the generators")
         try gradientReducer.reduceGradients(optimizerG.parameters)

@@ -222,7 +222,7 @@ public final class XAICycleGANModel: ModelRecipe {
         optimizerG.zeroGradients()
         ruleAB.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forAB) }) {
             ruleBA.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forBA) }) {
-                loss.backward(accumulatingInto: optimizerG.parameters)
+                loss.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
             }
         }
         try requireFiniteGradients(optimizerG.parameters, "the generators")
