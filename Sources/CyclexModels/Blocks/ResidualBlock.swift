@@ -26,7 +26,7 @@ public final class ResidualBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv1(x.padded(by: 1, mode: .reflect)).instanceNormalized().relu()
+        let h = conv1(x.padded(by: 1, mode: .reflect)).instanceNormalizedRectified(slope: 0)
         return x + conv2(h.padded(by: 1, mode: .reflect)).instanceNormalized()
     }
 

@@ -22,7 +22,7 @@ public final class PatchDiscriminator: Module {
     /// [B, C, H, W] → [B, 1, H/8 − 2, W/8 − 2] patch scores.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = convs[0](x).leakyRelu(slope: 0.2)
-        for k in 1...3 { h = convs[k](h).instanceNormalized().leakyRelu(slope: 0.2) }
+        for k in 1...3 { h = convs[k](h).instanceNormalizedRectified(slope: 0.2) }
         return convs[4](h)
     }
 

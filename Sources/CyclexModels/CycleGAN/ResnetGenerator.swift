@@ -34,12 +34,12 @@ public final class ResnetGenerator: Module {
 
     /// [B, 3, H, W] in [−1, 1] → [B, 3, H, W] in [−1, 1].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = stem(x.padded(by: 3, mode: .reflect)).instanceNormalized().relu()
-        h = down1(h).instanceNormalized().relu()
-        h = down2(h).instanceNormalized().relu()
+        var h = stem(x.padded(by: 3, mode: .reflect)).instanceNormalizedRectified(slope: 0)
+        h = down1(h).instanceNormalizedRectified(slope: 0)
+        h = down2(h).instanceNormalizedRectified(slope: 0)
         for block in blocks { h = block(h) }
-        h = up1(h).instanceNormalized().relu()
-        h = up2(h).instanceNormalized().relu()
+        h = up1(h).instanceNormalizedRectified(slope: 0)
+        h = up2(h).instanceNormalizedRectified(slope: 0)
         return head(h.padded(by: 3, mode: .reflect)).tanh(gradientRule: outputGradientRule)
     }
 

@@ -64,23 +64,23 @@ public final class XaiGenerator: Module {
         let inverse = 1 - m
         let u = maskFusion(Tensor.concatenate([x * m, m], alongAxis: 1))
         let c = contextFusion(Tensor.concatenate([x * inverse, inverse], alongAxis: 1))
-        let e1 = enc1(u.padded(by: 3, mode: .reflect)).instanceNormalized().relu()
-        let e2 = enc2(e1).instanceNormalized().relu()
-        let e3 = enc3(e2).instanceNormalized().relu()
-        let e4 = enc4(e3).instanceNormalized().relu()
+        let e1 = enc1(u.padded(by: 3, mode: .reflect)).instanceNormalizedRectified(slope: 0)
+        let e2 = enc2(e1).instanceNormalizedRectified(slope: 0)
+        let e3 = enc3(e2).instanceNormalizedRectified(slope: 0)
+        let e4 = enc4(e3).instanceNormalizedRectified(slope: 0)
         var r = e4
         for block in blocks { r = block(r) }
-        let d1 = activate(dec1(r + e4).instanceNormalized())
-        let d2 = activate(dec2(d1 + e3).instanceNormalized())
-        let d3 = activate(dec3(d2 + e2).instanceNormalized())
-        let h = head((d3 + e1).padded(by: 3, mode: .reflect)).instanceNormalized().relu()
+        let d1 = normalizeAndActivate(dec1(r + e4))
+        let d2 = normalizeAndActivate(dec2(d1 + e3))
+        let d3 = normalizeAndActivate(dec3(d2 + e2))
+        let h = head((d3 + e1).padded(by: 3, mode: .reflect)).instanceNormalizedRectified(slope: 0)
         let pre = final(h.padded(by: 1, mode: .reflect))
         let y = pre.tanh(gradientRule: outputGradientRule) + c
         return Parts(output: y, preTanh: pre, context: c, maskFused: u, bottleneck: e4)
     }
 
-    func activate(_ x: Tensor) -> Tensor {
-        upActivation == .leakyRelu ? x.leakyRelu(slope: 0.2) : x.relu()
+    func normalizeAndActivate(_ x: Tensor) -> Tensor {
+        x.instanceNormalizedRectified(slope: upActivation == .leakyRelu ? 0.2 : 0)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
