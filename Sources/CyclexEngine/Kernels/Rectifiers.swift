@@ -15,9 +15,15 @@ extension Kernels {
     }
 
     /// dx[i] = g[i] · (x[i] > 0 ? 1 : slope): the (leaky) ReLU backward, 0 at the kink as PyTorch.
+    /// `parallel: false` runs on the calling thread (inside another kernel's parallel chunk).
     public static func leakyReluBackward(
-        _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, slope: Float
+        _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, slope: Float,
+        parallel: Bool = true
     ) {
+        guard parallel else {
+            for i in 0..<count { out[i] = g[i] * (x[i] > 0 ? 1 : slope) }
+            return
+        }
         Parallel.forRanges(count, minimumChunk: 65_536) { r in
             for i in r { out[i] = g[i] * (x[i] > 0 ? 1 : slope) }
         }

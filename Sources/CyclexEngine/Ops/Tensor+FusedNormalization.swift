@@ -3,8 +3,7 @@ import Foundation
 /// Instance norm followed by (leaky) ReLU as one op: one pass fewer over the activation in each
 /// direction, and one tensor fewer kept for the backward pass per layer (the normalised values
 /// are recomputed from the op's input, which the graph keeps anyway, with the saved mean and
-/// 1/σ). Values are those of `instanceNormalized().leakyRelu(slope:)`, bit for bit in the
-/// forward pass.
+/// 1/σ). Values and gradients are those of `instanceNormalized().leakyRelu(slope:)`, bit for bit.
 extension Tensor {
     /// Whether the fused op runs (default: yes; `CYCLEX_FUSED_NORM=0` runs the two ops, for A/B).
     public static let fusesNormalization: Bool = ProcessInfo.processInfo.environment["CYCLEX_FUSED_NORM"] != "0"
@@ -43,45 +42,20 @@ extension Tensor {
             let gx = Tensor(uninitializedShape: xd.shape)
             let pg = g.pointer, px = xd.pointer, pgx = gx.pointer, ps = statistics.pointer
             Parallel.forRanges(planes, minimumChunk: max(1, 8_192 / n)) { range in
+                // x̂ of one plane at a time, recomputed exactly as the forward pass computed it.
+                let normalized = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                defer { normalized.deallocate() }
                 for plane in range {
                     let gp = pg + plane * n, x = px + plane * n, d = pgx + plane * n
                     let (mean, r) = (ps[2 * plane], ps[2 * plane + 1])
-                    // d holds the gradient at the normalised values ĝ = g · act′(x̂) first.
-                    var sumG: Double = 0, sumGY: Double = 0
-                    let (meanV, rV, slopeV) = (SIMD8<Float>(repeating: mean), SIMD8<Float>(repeating: r),
-                                               SIMD8<Float>(repeating: slope))
-                    var i = 0
-                    while i < n {
-                        // Float partial sums over ≤ 1024 elements, then Double (as `Kernels.sumDouble`).
-                        let end = min(n, i + 1024)
-                        var accG = SIMD8<Float>(), accGY = SIMD8<Float>()
-                        var j = i
-                        while j + 8 <= end {
-                            let v = (UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - meanV) * rV
-                            let gh = UnsafeRawPointer(gp + j).loadUnaligned(as: SIMD8<Float>.self)
-                                * slopeV.replacing(with: 1, where: v .> 0)
-                            UnsafeMutableRawPointer(d + j).storeBytes(of: gh, as: SIMD8<Float>.self)
-                            accG += gh
-                            accGY += gh * v
-                            j += 8
-                        }
-                        var partialG = accG.sum(), partialGY = accGY.sum()
-                        while j < end {
-                            let v = (x[j] - mean) * r
-                            let gh = gp[j] * (v > 0 ? 1 : slope)
-                            d[j] = gh
-                            partialG += gh
-                            partialGY += gh * v
-                            j += 1
-                        }
-                        sumG += Double(partialG); sumGY += Double(partialGY)
-                        i = end
-                    }
-                    let meanG = Float(sumG / Double(n)), meanGY = Float(sumGY / Double(n))
-                    for j in 0..<n {
-                        let v = (x[j] - mean) * r
-                        d[j] = r * (d[j] - meanG - v * meanGY)
-                    }
+                    for i in 0..<n { normalized[i] = x[i] - mean }
+                    for i in 0..<n { normalized[i] *= r }
+                    // ĝ = g · act′(x̂) into d, then the instance-norm backward with the same sums,
+                    // in the same order, as `leakyRelu` and `instanceNormalized` (bit-identical).
+                    Kernels.leakyReluBackward(gp, normalized, d, count: n, slope: slope, parallel: false)
+                    let meanG = Float(Kernels.sumDouble(d, count: n) / Double(n))
+                    let meanGY = Float(Kernels.dot(d, normalized, count: n) / Double(n))
+                    for i in 0..<n { d[i] = r * (d[i] - meanG - normalized[i] * meanGY) }
                 }
             }
             return [gx]
