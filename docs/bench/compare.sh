@@ -20,7 +20,7 @@
 # one process per side runs a warm-up step and one timed step (PyTorch without its matmul
 # calibration), and /usr/bin/time reports its maximum RSS. Prints `rss CASE SIZE torch_MB
 # cyclex_MB ratio` lines and `worst rss ratio R`. Whole processes are compared, so PyTorch's
-# figure includes its libraries (a few hundred MB).
+# figure includes its libraries (a few hundred MB). `--rounds 0 --rss SIZE` measures memory only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,7 +37,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$sizes" in *[!0-9,]*|"") echo "compare.sh: --sizes: '$sizes' is not a comma-separated list of sizes" >&2; exit 2 ;; esac
-case "$rounds" in *[!0-9]*|""|0) echo "compare.sh: --rounds: '$rounds' is not a positive integer" >&2; exit 2 ;; esac
+case "$rounds" in *[!0-9]*|"") echo "compare.sh: --rounds: '$rounds' is not a number of rounds" >&2; exit 2 ;; esac
+if [ "$rounds" = 0 ] && [ -z "$rss" ]; then
+    echo "compare.sh: --rounds 0 (no timing) only makes sense with --rss SIZE" >&2; exit 2
+fi
 case "$iterations" in *[!0-9]*|""|0) echo "compare.sh: --iterations: '$iterations' is not a positive integer" >&2; exit 2 ;; esac
 case "$rss" in *[!0-9]*|0) echo "compare.sh: --rss: '$rss' is not a positive image size" >&2; exit 2 ;; esac
 if [ -n "$rss" ] && ! [ -x /usr/bin/time ]; then
@@ -74,7 +77,7 @@ run_cyclex() {
     fi
 }
 
-for r in $(seq 1 "$rounds"); do
+for r in $(seq 1 "$rounds"); do  # (none with --rounds 0)
     echo "round $r/$rounds: PyTorch (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     "$PY" docs/bench/torch_presets.py --sizes "$sizes" --threads 2 --iters "$iterations" --train-only \
         --calib-seconds 0.5 --tsv "$work/torch.tsv" >&2
@@ -82,7 +85,7 @@ for r in $(seq 1 "$rounds"); do
     run_cyclex --only steps --size "$sizes" --iterations "$iterations" --json "$work/cyclex-$r.json" >&2
 done
 
-"$PY" - "$work" "$rounds" <<'EOF'
+[ "$rounds" = 0 ] || "$PY" - "$work" "$rounds" <<'EOF'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 torch, cyclex, explain = {}, {}, {}
