@@ -94,9 +94,12 @@ struct TrainingReportTests {
             log += "{\"event\":\"eval\",\"step\":\(e + 1),\"epoch\":\(e + 1),\"time\":\(1_700_000_000 + e),\"fid_lenet\":\(fid),\"kid_lenet\":0.1}\n"
         }
         try Data(log.utf8).write(to: run.appendingPathComponent("log.jsonl"))
-        try Data("{\"dataRoot\":\"x\"}".utf8).write(to: run.appendingPathComponent("options.json"))
+        try Data("{\"dataRoot\":\"x\",\"network\":\"dense\",\"rule\":\"logicgan\",\"explainer\":\"shap\",\"fraction\":0.35,\"classes\":[\"7\"]}".utf8)
+            .write(to: run.appendingPathComponent("options.json"))
         let page = try TrainingReport(runs: [try RunFolder(run)]).html()
         _ = try Self.parse(page)
+        // A single GAN's row names its networks, rule, explainer and data selection.
+        #expect(page.contains("<td>dense GAN, logicgan rule, explainer shap</td><td>–</td><td>32</td><td>x, 0.35 of the images, classes 7</td>"))
         #expect(page.contains("<h3>Convergence</h3>") && page.contains("<td>fid_lenet</td><td>4</td><td>10.000 (epoch 6)</td>"))
     }
 

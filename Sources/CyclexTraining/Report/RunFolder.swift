@@ -31,6 +31,9 @@ public struct RunFolder {
     /// `options.json` as loose key/values (read without requiring the current option set, so old
     /// runs still show).
     public let options: [String: String]
+
+    /// Whether the run is a single GAN's (`cyclex gan train` writes `network` and `explainer`).
+    public var isSingleGAN: Bool { options["network"] != nil && options["explainer"] != nil }
     public let history: RunHistory
     public let samples: [Sample]
     /// What the explanation machinery saw on the probes (`samples/explain/`, xai-cyclegan runs).
@@ -64,6 +67,8 @@ public struct RunFolder {
                     switch value {
                     case let s as String: options[key] = s
                     case let n as NSNumber: options[key] = "\(n)"
+                    case let list as [Any]: options[key] = list.compactMap { ($0 as? String) ?? ($0 as? NSNumber).map { "\($0)" } }
+                        .joined(separator: ",")
                     default: continue
                     }
                 }

@@ -115,8 +115,17 @@ public struct TrainingReport {
             let h = run.history
             let dash = LineChart.dash(i)
             let swatch = "<svg class=\"swatch\" width=\"40\" height=\"10\"><line x1=\"0\" y1=\"5\" x2=\"40\" y2=\"5\" stroke=\"#333\" stroke-width=\"2\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/></svg>"
-            let cells = [run.name, run.options["model"] ?? "?", run.options["preset"] ?? "?", run.options["size"] ?? "?",
+            var cells = [run.name, run.options["model"] ?? "?", run.options["preset"] ?? "?", run.options["size"] ?? "?",
                          run.options["dataRoot"] ?? "?", "\(h.lastStep)", "\(h.lastEpoch)", Self.duration(h.trainingSeconds)]
+            if run.isSingleGAN {
+                // A single GAN: its networks, rule and explainer; its data selection.
+                let o = run.options
+                cells[1] = "\(o["network"] ?? "?") GAN, \(o["rule"] ?? "?") rule, explainer \(o["explainer"] ?? "?")"
+                cells[2] = "–"; cells[3] = "32"
+                let fraction = o["fraction"].flatMap(Double.init).flatMap { $0 < 1 ? String(format: ", %g of the images", $0) : nil }
+                let classes = o["classes"].flatMap { $0.isEmpty ? nil : ", classes \($0)" }
+                cells[4] = (o["dataRoot"] ?? "?") + (fraction ?? "") + (classes ?? "")
+            }
             out += "<tr><td>\(HTML.escaped(cells[0]))</td><td>\(swatch)</td>"
                 + cells.dropFirst().map { "<td>\(HTML.escaped($0))</td>" }.joined() + "</tr>\n"
         }
@@ -162,7 +171,8 @@ public struct TrainingReport {
     /// Up to `maximumSamples` grids, evenly spread over training, the last one always included.
     func samplesSection(_ run: RunFolder) throws -> String {
         gridSection("Samples: \(run.name)", run.samples,
-                    note: "Fixed probe images; each row real | translated | reconstructed, A→B rows first, then B→A.")
+                    note: run.isSingleGAN ? "The generator on the same fixed noise at every grid."
+                        : "Fixed probe images; each row real | translated | reconstructed, A→B rows first, then B→A.")
     }
 
     /// The explanation sheets of an explanation-guided run over training (see `ProbeExplaining`).
