@@ -315,6 +315,81 @@ void cx_f32_direct_conv(const float *x, int channels, int height, int width, int
     }
 }
 
+
+CX_BF16_TARGET
+void cx_bf16_shift_pairs(const float *x, int rows, int width, uint32_t *out, int row_begin, int row_end) {
+    (void)rows;
+    for (int r = row_begin; r < row_end; r++) {
+        const float *src = x + (size_t)r * width;
+        uint32_t *dst = out + (size_t)r * width;
+        for (int t = 0; t < width; t += 16) {
+            __mmask16 m = lanes(width - t), next = lanes(width - t - 1);
+            __m512 a = _mm512_maskz_loadu_ps(m, src + t), b = _mm512_maskz_loadu_ps(next, src + t + 1);
+            _mm512_mask_storeu_epi32(dst + t, m, pairs_of(a, b));
+        }
+    }
+}
+
+void cx_bf16_pack_direct_weights(const float *w, int out_channels, int channels, int kernel, uint32_t *out) {
+    int half = div_up(kernel, 2), blocks = div_up(out_channels, MR);
+    size_t kp = (size_t)channels * kernel * half;
+    for (int mb = 0; mb < blocks; mb++) {
+        uint32_t *dst = out + (size_t)mb * kp * MR;
+        for (int ci = 0; ci < channels; ci++)
+            for (int ki = 0; ki < kernel; ki++)
+                for (int q = 0; q < half; q++, dst += MR)
+                    for (int r = 0; r < MR; r++) {
+                        int co = mb * MR + r;
+                        uint32_t lo = 0, hi = 0;
+                        if (co < out_channels) {
+                            const float *tap = w + (((size_t)co * channels + ci) * kernel + ki) * kernel;
+                            lo = bf16_bits(tap[2 * q]);
+                            if (2 * q + 1 < kernel) hi = bf16_bits(tap[2 * q + 1]);
+                        }
+                        dst[r] = lo | (hi << 16);
+                    }
+    }
+}
+
+CX_BF16_TARGET
+void cx_bf16_direct_conv(const uint32_t *pairs, int channels, int height, int width, int kernel, const uint32_t *w_packed,
+                         int out_channels, const float *bias, float *y, int row_begin, int row_end) {
+    int out_h = height - kernel + 1, out_w = width - kernel + 1, half = div_up(kernel, 2);
+    int blocks = div_up(out_channels, MR);
+    size_t kp = (size_t)channels * kernel * half, plane = (size_t)out_h * out_w;
+    for (int oh = row_begin; oh < row_end; oh++) {
+        for (int ow0 = 0; ow0 < out_w; ow0 += NR) {
+            __mmask16 m0 = lanes(out_w - ow0), m1 = lanes(out_w - ow0 - 16);
+            for (int mb = 0; mb < blocks; mb++) {
+                const uint32_t *w = w_packed + (size_t)mb * kp * MR;
+                __m512 acc[MR][2];
+#pragma clang loop unroll(full)
+                for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+                for (int ci = 0; ci < channels; ci++) {
+                    for (int ki = 0; ki < kernel; ki++) {
+                        const uint32_t *row = pairs + ((size_t)ci * height + oh + ki) * width + ow0;
+                        for (int q = 0; q < half; q++) {
+                            /* Pair (x[j + 2q], x[j + 2q + 1]) for the 32 output columns j. */
+                            __m512bh x0 = (__m512bh)_mm512_maskz_loadu_epi32(m0, row + 2 * q);
+                            __m512bh x1 = (__m512bh)_mm512_maskz_loadu_epi32(m1, row + 2 * q + 16);
+#pragma clang loop unroll(full)
+                            for (int r = 0; r < MR; r++) {
+                                __m512bh wr = (__m512bh)_mm512_set1_epi32((int)w[r]);
+                                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], wr, x0);
+                                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], wr, x1);
+                            }
+                            w += MR;
+                        }
+                    }
+                }
+                int rows = out_channels - mb * MR < MR ? out_channels - mb * MR : MR;
+                store_tile(acc, rows, y + (size_t)mb * MR * plane + (size_t)oh * out_w + ow0, plane,
+                           bias ? bias + mb * MR : NULL, 0, m0, m1);
+            }
+        }
+    }
+}
+
 /* Source index of padded position i (in unpadded coordinates): reflection without repeating the
  * edge (PyTorch ReflectionPad2d) when reflect, else -1 for a zero. */
 static inline int source_index(int i, int size, int reflect) {
@@ -522,6 +597,17 @@ void cx_inference_winograd_output(const float *m, int channels, int out_height, 
 }
 
 #else /* not x86-64: never called (cx_bf16_supported() and cx_avx512_supported() are 0) */
+void cx_bf16_shift_pairs(const float *x, int rows, int width, uint32_t *out, int row_begin, int row_end) {
+    (void)x; (void)rows; (void)width; (void)out; (void)row_begin; (void)row_end;
+}
+void cx_bf16_pack_direct_weights(const float *w, int out_channels, int channels, int kernel, uint32_t *out) {
+    (void)w; (void)out_channels; (void)channels; (void)kernel; (void)out;
+}
+void cx_bf16_direct_conv(const uint32_t *pairs, int channels, int height, int width, int kernel, const uint32_t *w_packed,
+                         int out_channels, const float *bias, float *y, int row_begin, int row_end) {
+    (void)pairs; (void)channels; (void)height; (void)width; (void)kernel; (void)w_packed; (void)out_channels;
+    (void)bias; (void)y; (void)row_begin; (void)row_end;
+}
 void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end) {
     (void)b; (void)k; (void)n; (void)ldb; (void)out; (void)panel_begin; (void)panel_end;
 }

@@ -89,6 +89,18 @@ void cx_f32_direct_conv(const float *x, int channels, int height, int width, int
 void cx_inference_winograd_input_f32(const float *x, int channels, int height, int width, int pad, int reflect,
                            int ty_begin, int ty_end, float *out, int c_begin, int c_end);
 
+/* bf16 version of cx_f32_direct_conv. The input is first turned into "shifted pairs":
+ * cx_bf16_shift_pairs writes, for rows [row_begin, row_end) of x [rows, W], out[r][t] = the pair
+ * (bf16 x[r][t], bf16 x[r][t + 1]) (0 past the row), so the pair of taps (2q, 2q + 1) of 32 output
+ * columns is one contiguous load. cx_bf16_pack_direct_weights packs w [Cout, Cin, k, k] as
+ * [ceil(Cout/8)][Cin * k * ceil(k/2)][8] pairs (taps 2q, 2q + 1 of a kernel row; 0 for the odd last).
+ * cx_bf16_direct_conv: output rows [row_begin, row_end) of y [Cout, H-k+1, W-k+1] (+ bias).
+ * The two kernels need cx_bf16_supported(); the packing is plain C (x86-64 only). */
+void cx_bf16_shift_pairs(const float *x, int rows, int width, uint32_t *out, int row_begin, int row_end);
+void cx_bf16_pack_direct_weights(const float *w, int out_channels, int channels, int kernel, uint32_t *out);
+void cx_bf16_direct_conv(const uint32_t *pairs, int channels, int height, int width, int kernel, const uint32_t *w_packed,
+                         int out_channels, const float *bias, float *y, int row_begin, int row_end);
+
 /* Rounds every float of x to bf16 and back (round to nearest even), in place: what a bf16
  * operand holds. For tests. */
 void cx_bf16_round_floats(float *x, size_t count);

@@ -59,9 +59,9 @@ final class InferenceConvolution {
     }
 
     /// Stride-1 unpadded k×k convolutions (k > 1) with more than 4 outputs that Winograd does not
-    /// take (the 7×7 stems and the xAI head) run without a column matrix on CPUs with AVX-512, in
-    /// float32 at either precision: their K = Cin·k² is long against few outputs, so im2col and
-    /// packing would move more memory than the products need.
+    /// take (the 7×7 stems and the xAI head) run without a column matrix on CPUs with AVX-512:
+    /// their K = Cin·k² is long against few outputs, so im2col and packing would move more memory
+    /// than the products need. bf16 reads the input as "shifted pairs" (one conversion pass).
     private var usesImplicitGEMM: Bool {
         InferenceGEMM.float32 == .avx512 && stride == 1 && padding == 0 && kernelSize > 1
             && outputChannels > DirectConvolution.maximumOutputChannels
@@ -111,27 +111,46 @@ final class InferenceConvolution {
         return out
     }
 
-    // MARK: - Implicit GEMM (no column matrix), float32 on AVX-512
+    // MARK: - Implicit GEMM (no column matrix) on AVX-512
 
-    /// Weights packed for `cx_f32_direct_conv`, made on first use.
+    /// Weights packed for `cx_f32_direct_conv` or `cx_bf16_direct_conv`, made on first use.
     private var implicitPacked: TensorStorage?
 
     private func implicitGEMM(_ x: Tensor, bias: Tensor?) -> Tensor {
         let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let (outH, outW) = outputSize(h, w)
         let (cin, cout, k) = (inputChannels, outputChannels, kernelSize)
+        let isBF16 = gemm == .bf16
         if implicitPacked == nil {
-            implicitPacked = InferenceGEMM.avx512.packA(weight.pointer, m: cout, k: cin * k * k, lda: cin * k * k)
+            if isBF16 {
+                let packed = TensorStorage(count: (cout + 7) / 8 * 8 * cin * k * ((k + 1) / 2))
+                cx_bf16_pack_direct_weights(weight.pointer, Int32(cout), Int32(cin), Int32(k), packed.words)
+                implicitPacked = packed
+            } else {
+                implicitPacked = InferenceGEMM.avx512.packA(weight.pointer, m: cout, k: cin * k * k, lda: cin * k * k)
+            }
         }
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
         let packed = implicitPacked!.pointer
+        let pairs = isBF16 ? TensorStorage(count: cin * h * w) : nil
+        // At least ~64k multiply-adds per core before splitting rows.
+        let perRow = max(1, cout * cin * k * k * outW)
         for b in 0..<batch {
             let xb = x.pointer + b * cin * h * w, yb = out.pointer + b * cout * outH * outW
-            // At least ~64k multiply-adds per core before splitting rows.
-            let perRow = max(1, cout * cin * k * k * outW)
-            Parallel.forRanges(outH, minimumChunk: max(1, 65_536 / perRow)) { rows in
-                cx_f32_direct_conv(xb, Int32(cin), Int32(h), Int32(w), Int32(k), packed, Int32(cout), bias?.pointer, yb,
-                                   Int32(rows.lowerBound), Int32(rows.upperBound))
+            if let pairs {
+                let pp = pairs.words
+                Parallel.forRanges(cin * h, minimumChunk: max(1, 16_384 / max(1, w))) { rows in
+                    cx_bf16_shift_pairs(xb, Int32(cin * h), Int32(w), pp, Int32(rows.lowerBound), Int32(rows.upperBound))
+                }
+                Parallel.forRanges(outH, minimumChunk: max(1, 65_536 / perRow)) { rows in
+                    cx_bf16_direct_conv(pp, Int32(cin), Int32(h), Int32(w), Int32(k), InferenceGEMM.words(packed), Int32(cout),
+                                        bias?.pointer, yb, Int32(rows.lowerBound), Int32(rows.upperBound))
+                }
+            } else {
+                Parallel.forRanges(outH, minimumChunk: max(1, 65_536 / perRow)) { rows in
+                    cx_f32_direct_conv(xb, Int32(cin), Int32(h), Int32(w), Int32(k), packed, Int32(cout), bias?.pointer, yb,
+                                       Int32(rows.lowerBound), Int32(rows.upperBound))
+                }
             }
         }
         return out
