@@ -126,6 +126,49 @@ struct InferenceForwardTests {
         #expect(largest > 1e-4, "\(kind): bf16 output equals f32 (\(largest)); the bf16 kernels did not run")
     }
 
+    /// Known answer for the implicit-GEMM convolutions (no column matrix): small integers are exact
+    /// in bf16 and sum exactly in float32, so both kernels must equal the Double reference of a
+    /// 7×7 convolution (5 → 11 channels, 12 × 45 input: row-block and column tails, the odd last
+    /// tap pair of bf16).
+    @Test func directConvolutionKnownAnswer() throws {
+        guard BFloat16Support.isAvailable else {
+            #expect(throws: PrecisionUnavailableError.self) { try InferencePrecision.bf16.checkAvailable() }
+            return
+        }
+        let (cin, h, w, k, cout) = (5, 12, 45, 7, 11)
+        let (outH, outW) = (h - k + 1, w - k + 1)
+        let x = (0..<(cin * h * w)).map { Float(($0 * 7) % 5 - 2) }
+        let weights = (0..<(cout * cin * k * k)).map { Float(($0 * 3) % 5 - 2) }
+        let bias = (0..<cout).map { Float($0 - 5) }
+        var expected = [Float](repeating: 0, count: cout * outH * outW)
+        for co in 0..<cout {
+            for i in 0..<outH {
+                for j in 0..<outW {
+                    var s = Double(bias[co])
+                    for ci in 0..<cin {
+                        for a in 0..<k {
+                            for c in 0..<k {
+                                s += Double(weights[((co * cin + ci) * k + a) * k + c]) * Double(x[(ci * h + i + a) * w + j + c])
+                            }
+                        }
+                    }
+                    expected[(co * outH + i) * outW + j] = Float(s)
+                }
+            }
+        }
+        var pairs = [UInt32](repeating: 0, count: cin * h * w)
+        var packedBF16 = [UInt32](repeating: 0, count: (cout + 7) / 8 * 8 * cin * k * ((k + 1) / 2))
+        var packedF32 = [Float](repeating: 0, count: cx_f32_packed_a_count(Int32(cout), Int32(cin * k * k)))
+        var bf16 = [Float](repeating: .nan, count: expected.count), f32 = bf16
+        cx_bf16_shift_pairs(x, Int32(cin * h), Int32(w), &pairs, 0, Int32(cin * h))
+        cx_bf16_pack_direct_weights(weights, Int32(cout), Int32(cin), Int32(k), &packedBF16)
+        cx_bf16_direct_conv(pairs, Int32(cin), Int32(h), Int32(w), Int32(k), packedBF16, Int32(cout), bias, &bf16, 0, Int32(outH))
+        cx_f32_pack_a(weights, Int32(cout), Int32(cin * k * k), Int32(cin * k * k), &packedF32)
+        cx_f32_direct_conv(x, Int32(cin), Int32(h), Int32(w), Int32(k), packedF32, Int32(cout), bias, &f32, 0, Int32(outH))
+        #expect(bf16 == expected)
+        #expect(f32 == expected)
+    }
+
     /// The refusal, checked on every CPU (on one with AVX512_BF16 by pretending it has none): it
     /// names the flag, the missing instructions and what the CPU has, and comes before any work.
     @Test func bf16RefusalNamesTheMissingInstructions() throws {
