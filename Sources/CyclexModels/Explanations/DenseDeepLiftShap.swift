@@ -98,19 +98,6 @@ extension GANExplanations {
 
     /// Pre- and post-activations of every layer (LeakyReLU(0.2) between, sigmoid at the end).
     static func rescaleForward(_ layers: [Linear], _ input: Tensor) -> [(pre: Tensor, post: Tensor)] {
-        var h = input
-        var result: [(pre: Tensor, post: Tensor)] = []
-        for (index, layer) in layers.enumerated() {
-            let a = layer(h)
-            let f = Tensor(uninitializedShape: a.shape)
-            if index == layers.count - 1 {
-                for u in 0..<a.count { f.pointer[u] = unitSigmoid(a.pointer[u]) }
-            } else {
-                for u in 0..<a.count { f.pointer[u] = unitLeakyRelu(a.pointer[u]) }
-            }
-            result.append((a, f))
-            h = f
-        }
-        return result
+        rescaleActivations(layers.map { layer in { layer($0) } }, input)
     }
 }

@@ -68,12 +68,18 @@ extension GANExplanations {
 
     /// Pre- and post-activations of every stage.
     static func activations(_ stages: [AffineStage], _ input: Tensor) -> [(pre: Tensor, post: Tensor)] {
+        rescaleActivations(stages.map { stage in { stage($0) } }, input)
+    }
+
+    /// Pre- and post-activations of a chain of affine maps with LeakyReLU(0.2) between them and a sigmoid
+    /// after the last: what both DeepSHAP explainers (dense and DCGAN) need to apply the rescale rule.
+    static func rescaleActivations(_ maps: [(Tensor) -> Tensor], _ input: Tensor) -> [(pre: Tensor, post: Tensor)] {
         var h = input
         var result: [(pre: Tensor, post: Tensor)] = []
-        for (index, stage) in stages.enumerated() {
-            let a = stage(h)
+        for (index, map) in maps.enumerated() {
+            let a = map(h)
             let f = Tensor(uninitializedShape: a.shape)
-            if index == stages.count - 1 {
+            if index == maps.count - 1 {
                 for u in 0..<a.count { f.pointer[u] = unitSigmoid(a.pointer[u]) }
             } else {
                 for u in 0..<a.count { f.pointer[u] = unitLeakyRelu(a.pointer[u]) }
