@@ -23,10 +23,7 @@ extension Tensor {
             for plane in range {
                 let x = px + plane * n, y = py + plane * n
                 // The same arithmetic as `instanceNormalized` (centred values first, then scaled).
-                let mean = Float(Kernels.sumDouble(x, count: n) / Double(n))
-                for i in 0..<n { y[i] = x[i] - mean }
-                let variance = Kernels.dot(y, y, count: n) / Double(n)
-                let r = Float(1 / (variance + Double(epsilon)).squareRoot())
+                let (mean, r) = Kernels.centerPlane(x, into: y, count: n, epsilon: epsilon)
                 ps[2 * plane] = mean
                 ps[2 * plane + 1] = r
                 if slope == 0 {

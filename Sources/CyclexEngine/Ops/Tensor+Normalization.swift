@@ -11,10 +11,7 @@ extension Tensor {
         Parallel.forRanges(planes, minimumChunk: max(1, 8_192 / n)) { range in
             for plane in range {
                 let x = px + plane * n, y = py + plane * n
-                let mean = Float(Kernels.sumDouble(x, count: n) / Double(n))
-                for i in 0..<n { y[i] = x[i] - mean }
-                let variance = Kernels.dot(y, y, count: n) / Double(n)
-                let r = Float(1 / (variance + Double(epsilon)).squareRoot())
+                let r = Kernels.centerPlane(x, into: y, count: n, epsilon: epsilon).inverseStd
                 pr[plane] = r
                 for i in 0..<n { y[i] *= r }
             }
