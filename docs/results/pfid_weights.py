@@ -4,7 +4,8 @@ and checks the pool3 features of a few images against FidHelper's own model."""
 import os
 import torch, pytorch_fid.inception as pi
 
-def pytorch_fid_model_with_fidhelper_weights():
+def pytorch_fid_model_untrained():
+    """pytorch-fid's InceptionV3 (pool3 block) without its weight download (no network here)."""
     pi.load_state_dict_from_url = lambda *a, **k: None
     orig = torch.nn.Module.load_state_dict
     torch.nn.Module.load_state_dict = lambda self, *a, **k: None
@@ -12,6 +13,10 @@ def pytorch_fid_model_with_fidhelper_weights():
         m = pi.InceptionV3([pi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     finally:
         torch.nn.Module.load_state_dict = orig
+    return m.eval()
+
+def pytorch_fid_model_with_fidhelper_weights():
+    m = pytorch_fid_model_untrained()
     ts = torch.jit.load(os.path.join(os.environ.get('CYCLEX_DATA_DIR', os.path.expanduser('~/.local/share/cyclex')), 'inception', 'default_1.pt'), map_location='cpu').state_dict()
     src = [k[:-len('.weight')] for k in ts if k.endswith('.weight')]
 

@@ -14,15 +14,8 @@ def pytorch_fid_model():
     return pytorch_fid_model_with_fidhelper_weights()
 
 def pytorch_fid_model_untrained():
-    import pytorch_fid.inception as pi
-    pi.load_state_dict_from_url = lambda *a, **k: None
-    orig = torch.nn.Module.load_state_dict
-    torch.nn.Module.load_state_dict = lambda self, *a, **k: None
-    try:
-        m = pi.InceptionV3([pi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-    finally:
-        torch.nn.Module.load_state_dict = orig
-    return m.eval()
+    from pfid_weights import pytorch_fid_model_untrained
+    return pytorch_fid_model_untrained()
 
 c0, w0 = cpu(), time.time()
 if mode == "forward100-pytorch-fid":   # model forward of 100 images already at 299x299, batch 50
