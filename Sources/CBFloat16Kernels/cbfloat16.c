@@ -159,6 +159,18 @@ static inline __mmask16 lanes(int valid) {
     return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
 }
 
+/* The MR x NR accumulator tile lives in 16 named registers a<r>_0, a<r>_1 (two 16-column halves
+ * of row r), written out through CX_ROWS: with an array `acc[MR][2]` clang kept the tile in
+ * memory in the convolution kernels' nested loops and stored all 16 accumulators to the stack
+ * after every multiply-add step, halving the FMA rate. */
+#define CX_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define CX_ZERO(r) __m512 a##r##_0 = _mm512_setzero_ps(), a##r##_1 = _mm512_setzero_ps();
+#define CX_FMA(r) { __m512 wr = _mm512_set1_ps(w[r]); \
+                    a##r##_0 = _mm512_fmadd_ps(wr, x0, a##r##_0); a##r##_1 = _mm512_fmadd_ps(wr, x1, a##r##_1); }
+#define CX_DPBF16(r) { __m512bh wr = (__m512bh)_mm512_set1_epi32((int)w[r]); \
+                       a##r##_0 = _mm512_dpbf16_ps(a##r##_0, wr, x0); a##r##_1 = _mm512_dpbf16_ps(a##r##_1, wr, x1); }
+#define CX_GATHER(r) acc[r][0] = a##r##_0; acc[r][1] = a##r##_1;
+
 /* Writes rows 0..rows-1 of an MR x NR accumulator tile to dst (row stride ld floats), adding
  * bias[r] if bias and, with accumulate, what dst holds; m0 and m1 mask the two 16-column halves.
  * The epilogue of every kernel below. */
@@ -211,20 +223,15 @@ void cx_bf16_gemm(int m, int n, int k, const uint32_t *a_packed, const uint32_t 
         __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
         for (int mb = 0; mb < blocks; mb++) {
             const uint32_t *ap = a_packed + (size_t)mb * kp * MR;
-            __m512 acc[MR][2];
-#pragma clang loop unroll(full)
-            for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+            CX_ROWS(CX_ZERO)
             for (int p = 0; p < kp; p++) {
                 __m512bh x0 = (__m512bh)_mm512_loadu_si512((const void *)(bp + (size_t)p * NR));
                 __m512bh x1 = (__m512bh)_mm512_loadu_si512((const void *)(bp + (size_t)p * NR + 16));
                 const uint32_t *w = ap + (size_t)p * MR;
-#pragma clang loop unroll(full)
-                for (int r = 0; r < MR; r++) {
-                    __m512bh wr = (__m512bh)_mm512_set1_epi32((int)w[r]);
-                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], wr, x0);
-                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], wr, x1);
-                }
+                CX_ROWS(CX_DPBF16)
             }
+            __m512 acc[MR][2];
+            CX_ROWS(CX_GATHER)
             int rows = m - mb * MR < MR ? m - mb * MR : MR;
             store_tile(acc, rows, c + (size_t)mb * MR * ldc + j0, (size_t)ldc, bias ? bias + mb * MR : NULL, accumulate,
                        m0, m1);
@@ -257,19 +264,14 @@ void cx_f32_gemm(int m, int n, int k, const float *a_packed, const float *b_pack
         __mmask16 m0 = lanes(n - j0), m1 = lanes(n - j0 - 16);
         for (int mb = 0; mb < blocks; mb++) {
             const float *ap = a_packed + (size_t)mb * k * MR;
-            __m512 acc[MR][2];
-#pragma clang loop unroll(full)
-            for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+            CX_ROWS(CX_ZERO)
             for (int p = 0; p < k; p++) {
                 __m512 x0 = _mm512_loadu_ps(bp + (size_t)p * NR), x1 = _mm512_loadu_ps(bp + (size_t)p * NR + 16);
                 const float *w = ap + (size_t)p * MR;
-#pragma clang loop unroll(full)
-                for (int r = 0; r < MR; r++) {
-                    __m512 wr = _mm512_set1_ps(w[r]);
-                    acc[r][0] = _mm512_fmadd_ps(wr, x0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(wr, x1, acc[r][1]);
-                }
+                CX_ROWS(CX_FMA)
             }
+            __m512 acc[MR][2];
+            CX_ROWS(CX_GATHER)
             int rows = m - mb * MR < MR ? m - mb * MR : MR;
             store_tile(acc, rows, c + (size_t)mb * MR * ldc + j0, (size_t)ldc, bias ? bias + mb * MR : NULL, accumulate,
                        m0, m1);
@@ -289,24 +291,19 @@ void cx_f32_direct_conv(const float *x, int channels, int height, int width, int
             __mmask16 m0 = lanes(out_w - ow0), m1 = lanes(out_w - ow0 - 16);
             for (int mb = 0; mb < blocks; mb++) {
                 const float *w = w_packed + (size_t)mb * k_total * MR;
-                __m512 acc[MR][2];
-#pragma clang loop unroll(full)
-                for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+                CX_ROWS(CX_ZERO)
                 for (int ci = 0; ci < channels; ci++) {
                     for (int ki = 0; ki < kernel; ki++) {
                         const float *row = x + ((size_t)ci * height + oh + ki) * width + ow0;
                         for (int kj = 0; kj < kernel; kj++) {
                             __m512 x0 = _mm512_maskz_loadu_ps(m0, row + kj), x1 = _mm512_maskz_loadu_ps(m1, row + kj + 16);
-#pragma clang loop unroll(full)
-                            for (int r = 0; r < MR; r++) {
-                                __m512 wr = _mm512_set1_ps(w[r]);
-                                acc[r][0] = _mm512_fmadd_ps(wr, x0, acc[r][0]);
-                                acc[r][1] = _mm512_fmadd_ps(wr, x1, acc[r][1]);
-                            }
+                            CX_ROWS(CX_FMA)
                             w += MR;
                         }
                     }
                 }
+                __m512 acc[MR][2];
+                CX_ROWS(CX_GATHER)
                 int rows = out_channels - mb * MR < MR ? out_channels - mb * MR : MR;
                 store_tile(acc, rows, y + (size_t)mb * MR * plane + (size_t)oh * out_w + ow0, plane,
                            bias ? bias + mb * MR : NULL, 0, m0, m1);
@@ -362,9 +359,7 @@ void cx_bf16_direct_conv(const uint32_t *pairs, int channels, int height, int wi
             __mmask16 m0 = lanes(out_w - ow0), m1 = lanes(out_w - ow0 - 16);
             for (int mb = 0; mb < blocks; mb++) {
                 const uint32_t *w = w_packed + (size_t)mb * kp * MR;
-                __m512 acc[MR][2];
-#pragma clang loop unroll(full)
-                for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+                CX_ROWS(CX_ZERO)
                 for (int ci = 0; ci < channels; ci++) {
                     for (int ki = 0; ki < kernel; ki++) {
                         const uint32_t *row = pairs + ((size_t)ci * height + oh + ki) * width + ow0;
@@ -372,16 +367,13 @@ void cx_bf16_direct_conv(const uint32_t *pairs, int channels, int height, int wi
                             /* Pair (x[j + 2q], x[j + 2q + 1]) for the 32 output columns j. */
                             __m512bh x0 = (__m512bh)_mm512_maskz_loadu_epi32(m0, row + 2 * q);
                             __m512bh x1 = (__m512bh)_mm512_maskz_loadu_epi32(m1, row + 2 * q + 16);
-#pragma clang loop unroll(full)
-                            for (int r = 0; r < MR; r++) {
-                                __m512bh wr = (__m512bh)_mm512_set1_epi32((int)w[r]);
-                                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], wr, x0);
-                                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], wr, x1);
-                            }
+                            CX_ROWS(CX_DPBF16)
                             w += MR;
                         }
                     }
                 }
+                __m512 acc[MR][2];
+                CX_ROWS(CX_GATHER)
                 int rows = out_channels - mb * MR < MR ? out_channels - mb * MR : MR;
                 store_tile(acc, rows, y + (size_t)mb * MR * plane + (size_t)oh * out_w + ow0, plane,
                            bias ? bias + mb * MR : NULL, 0, m0, m1);

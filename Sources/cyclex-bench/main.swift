@@ -16,8 +16,9 @@ let usage = """
       --iterations N    CycleGAN iterations timed per size after 1 warm-up (default 5; quick 2)
       --size S          CycleGAN size(s), repeatable or comma separated (default 64,128; 256 takes ~15 s/iter)
       --only LIST       sections to run, comma separated: calib,ops,models,steps,alloc,profile,translate,
-                        translate-memory (not part of a full run: generator forward at each --size;
-                        peak RSS of translating one image of the first --size, in a fresh process)
+                        translate-layers, translate-memory (not part of a full run: generator forward at
+                        each --size; the inference forward layer by layer; peak RSS of translating one
+                        image of the first --size, in a fresh process)
       --models LIST     training steps (section 3d) and translate cases of these only, comma separated, e.g.
                         xai-cyclegan-small,cyclegan-standard (default: all four)
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size)
@@ -50,7 +51,7 @@ let iterationCount = iterations ?? (quick ? 2 : 5)
 let onlySections = only, profileRequested = profile
 func wants(_ section: String) -> Bool {
     if let onlySections { return onlySections.contains(section) }
-    if section == "translate" || section == "translate-memory" { return false }
+    if section.hasPrefix("translate") { return false }
     return section != "profile" || profileRequested
 }
 
@@ -80,6 +81,9 @@ if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationC
 var allocationPass: Bool?
 if wants("alloc") { allocationPass = runAllocationCheck(size: sizes.min() ?? 64, log: log) }
 if wants("translate") { runTranslationSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }
+if wants("translate-layers") {
+    runTranslationLayersSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log)
+}
 if wants("translate-memory") { runTranslationMemory(size: sizes.first ?? 1024, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }
 

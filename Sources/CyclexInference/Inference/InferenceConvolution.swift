@@ -54,6 +54,11 @@ final class InferenceConvolution {
         gemm = InferenceGEMM.forPrecision(precision)
     }
 
+    /// "k×k [sS] Cin→Cout", for profiles.
+    var shapeDescription: String {
+        "\(kernelSize)×\(kernelSize)\(stride > 1 ? " s\(stride)" : "") \(inputChannels)→\(outputChannels)"
+    }
+
     private var usesDirect: Bool {
         outputChannels <= DirectConvolution.maximumOutputChannels && stride == 1 && padding == 0 && kernelSize > 1
     }

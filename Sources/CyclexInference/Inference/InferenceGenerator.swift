@@ -70,17 +70,33 @@ private func transposedConvolution(_ p: [String: Tensor], _ name: String, precis
                                           precision: precision)
 }
 
+/// Runs a layer (`conv`, evaluated inside), then instance norm + `activation` in place and, with
+/// `adding`, the skip sum; timed as `name` when a layer profile is recorded.
+private func normalized(
+    _ name: @autoclosure () -> String, _ conv: @autoclosure () -> Tensor, activation: FusedActivation = .relu,
+    adding skip: Tensor? = nil
+) -> Tensor {
+    timedLayer(name()) {
+        let y = conv()
+        InferenceOps.instanceNormalize(y, activation: activation)
+        if let skip { InferenceOps.add(y, skip) }
+        return y
+    }
+}
+
 /// One residual block: x + IN(conv₂(ReflPad1(ReLU(IN(conv₁(ReflPad1(x))))))), docs/models.md#residual-block.
 struct ResidualPlan {
     let conv1: InferenceConvolution, conv2: InferenceConvolution
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv1(x, reflectPadding: 1, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        let y = conv2(h, reflectPadding: 1, normalizedNext: true)
-        InferenceOps.instanceNormalize(y, activation: .none)
-        InferenceOps.add(y, x)
-        return y
+        timedLayer("residual block \(conv1.shapeDescription)") {
+            let h = conv1(x, reflectPadding: 1, normalizedNext: true)
+            InferenceOps.instanceNormalize(h, activation: .relu)
+            let y = conv2(h, reflectPadding: 1, normalizedNext: true)
+            InferenceOps.instanceNormalize(y, activation: .none)
+            InferenceOps.add(y, x)
+            return y
+        }
     }
 }
 
@@ -106,18 +122,13 @@ struct ResnetPlan {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = stem(x, reflectPadding: 3, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        h = down1(h, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        h = down2(h, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
+        var h = normalized("stem \(stem.shapeDescription)", stem(x, reflectPadding: 3, normalizedNext: true))
+        h = normalized("down1 \(down1.shapeDescription)", down1(h, normalizedNext: true))
+        h = normalized("down2 \(down2.shapeDescription)", down2(h, normalizedNext: true))
         for block in blocks { h = block(h) }
-        h = up1(h, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        h = up2(h, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        return head(h, reflectPadding: 3).tanh()
+        h = normalized("up1 \(up1.shapeDescription)", up1(h, normalizedNext: true))
+        h = normalized("up2 \(up2.shapeDescription)", up2(h, normalizedNext: true))
+        return timedLayer("head \(head.shapeDescription) + tanh") { head(h, reflectPadding: 3).tanh() }
     }
 }
 
@@ -155,34 +166,24 @@ struct XaiPlan {
 
     func callAsFunction(_ x: Tensor, mask m: Tensor) -> Tensor {
         precondition(x.shape == m.shape, "mask \(m.shape) must have the image's shape \(x.shape)")
-        let inverse = 1 - m
-        let u = maskFusion(Tensor.concatenate([x * m, m], alongAxis: 1))
-        let c = contextFusion(Tensor.concatenate([x * inverse, inverse], alongAxis: 1))
-        let e1 = enc1(u, reflectPadding: 3, normalizedNext: true)
-        InferenceOps.instanceNormalize(e1, activation: .relu)
-        let e2 = enc2(e1, normalizedNext: true)
-        InferenceOps.instanceNormalize(e2, activation: .relu)
-        let e3 = enc3(e2, normalizedNext: true)
-        InferenceOps.instanceNormalize(e3, activation: .relu)
-        let e4 = enc4(e3, normalizedNext: true)
-        InferenceOps.instanceNormalize(e4, activation: .relu)
+        let (u, c) = timedLayer("mask fusion 1×1 6→3 (×2)") { () -> (Tensor, Tensor) in
+            let inverse = 1 - m
+            return (maskFusion(Tensor.concatenate([x * m, m], alongAxis: 1)),
+                    contextFusion(Tensor.concatenate([x * inverse, inverse], alongAxis: 1)))
+        }
+        let e1 = normalized("enc1 \(enc1.shapeDescription)", enc1(u, reflectPadding: 3, normalizedNext: true))
+        let e2 = normalized("enc2 \(enc2.shapeDescription)", enc2(e1, normalizedNext: true))
+        let e3 = normalized("enc3 \(enc3.shapeDescription)", enc3(e2, normalizedNext: true))
+        let e4 = normalized("enc4 \(enc4.shapeDescription)", enc4(e3, normalizedNext: true))
         var r = e4
         for block in blocks { r = block(r) }
         // The skip sums overwrite the decoder's inputs, never the encoder outputs they add.
         if r === e4 { r = e4.copy() }
         InferenceOps.add(r, e4)
-        var d = dec1(r, normalizedNext: true)
-        InferenceOps.instanceNormalize(d, activation: upActivation)
-        InferenceOps.add(d, e3)
-        d = dec2(d, normalizedNext: true)
-        InferenceOps.instanceNormalize(d, activation: upActivation)
-        InferenceOps.add(d, e2)
-        d = dec3(d, normalizedNext: true)
-        InferenceOps.instanceNormalize(d, activation: upActivation)
-        InferenceOps.add(d, e1)
-        let h = head(d, reflectPadding: 3, normalizedNext: true)
-        InferenceOps.instanceNormalize(h, activation: .relu)
-        let pre = final(h, reflectPadding: 1)
-        return pre.tanh() + c
+        let d1 = normalized("dec1 \(dec1.shapeDescription)", dec1(r, normalizedNext: true), activation: upActivation, adding: e3)
+        let d2 = normalized("dec2 \(dec2.shapeDescription)", dec2(d1, normalizedNext: true), activation: upActivation, adding: e2)
+        let d3 = normalized("dec3 \(dec3.shapeDescription)", dec3(d2, normalizedNext: true), activation: upActivation, adding: e1)
+        let h = normalized("head \(head.shapeDescription)", head(d3, reflectPadding: 3, normalizedNext: true))
+        return timedLayer("final \(final.shapeDescription) + tanh + context") { final(h, reflectPadding: 1).tanh() + c }
     }
 }

@@ -27,6 +27,11 @@ final class InferenceTransposedConvolution {
         gemm = InferenceGEMM.forPrecision(precision)
     }
 
+    /// "convT k×k sS Cin→Cout", for profiles.
+    var shapeDescription: String {
+        "convT \(weight.shape[2])×\(weight.shape[3]) s\(stride) \(weight.shape[0])→\(weight.shape[1])"
+    }
+
     /// With `normalizedNext` the bias is left out (an instance norm follows).
     func callAsFunction(_ x: Tensor, normalizedNext: Bool = false) -> Tensor {
         let bias = normalizedNext ? nil : self.bias
