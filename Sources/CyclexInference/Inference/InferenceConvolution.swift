@@ -83,6 +83,10 @@ final class InferenceConvolution {
     func callAsFunction(_ x: Tensor, reflectPadding: Int = 0, normalizedNext: Bool = false) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inputChannels, "conv: input \(x.shape), weight \(weight.shape)")
         let bias = normalizedNext ? nil : self.bias
+        let pad = reflectPadding + padding
+        if (reflectPadding == 0 || padding == 0) && usesTiles(height: x.shape[2] + 2 * pad, width: x.shape[3] + 2 * pad) {
+            return tiles(x, pad: pad, reflect: reflectPadding > 0, bias: bias)
+        }
         let ownWinograd = gemm != .openBLAS && (gemm != .bf16 || Self.bf16Winograd)
         if ownWinograd && usesWinograd && (reflectPadding == 0 || padding == 0) && reflectPadding + padding <= 1 {
             // The own Winograd input transform reads the reflection padding itself.
@@ -97,6 +101,53 @@ final class InferenceConvolution {
 
     private func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
         ((h + 2 * padding - kernelSize) / stride + 1, (w + 2 * padding - kernelSize) / stride + 1)
+    }
+
+    // MARK: - The 16-channel × 16-pixel tile kernel
+
+    /// 3×3 stride-1 convolutions whose output has fewer Winograd 2×2 tiles than this run on the
+    /// tile kernel instead: Winograd's products put the tiles along the GEMM kernel's 32-column
+    /// panels, and an 8 × 8 output (16 tiles) leaves half of each panel empty
+    /// (`CYCLEX_TILE_MAX_WINOGRAD_TILES`, for comparisons).
+    static let tileMaximumWinogradTiles: Int =
+        ProcessInfo.processInfo.environment["CYCLEX_TILE_MAX_WINOGRAD_TILES"].flatMap { Int($0) } ?? 64
+
+    /// Whether the tile kernel (`TileConvolution`) takes this layer for a padded input of
+    /// height × width: stride-2 convolutions, and 3×3 stride-1 ones on small images, with at
+    /// least 16 output channels (`CYCLEX_TILE_CONV=0` turns it off, for comparisons).
+    func usesTiles(height: Int, width: Int) -> Bool {
+        guard gemm != .openBLAS && TileConvolution.takes(outputChannels: outputChannels) && kernelSize > 1 else {
+            return false
+        }
+        if stride == 2 { return true }
+        guard stride == 1 && kernelSize == 3 else { return false }
+        let (outH, outW) = (height - 2, width - 2)
+        return ((outH + 1) / 2) * ((outW + 1) / 2) < Self.tileMaximumWinogradTiles
+    }
+
+    static let tilesEnabled = ProcessInfo.processInfo.environment["CYCLEX_TILE_CONV"] != "0"
+
+    /// The layer's weights packed for the tile kernel, made on first use.
+    private var tileKernel: TileConvolution?
+
+    private func tiles(_ x: Tensor, pad: Int, reflect: Bool, bias: Tensor?) -> Tensor {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (outH, outW) = ((h + 2 * pad - kernelSize) / stride + 1, (w + 2 * pad - kernelSize) / stride + 1)
+        if tileKernel == nil {
+            tileKernel = TileConvolution(weight: weight.pointer, outputChannels: outputChannels, inputChannels: inputChannels,
+                                         kernelHeight: kernelSize, kernelWidth: kernelSize, bf16: gemm == .bf16)
+        }
+        let kernel = tileKernel!
+        let out = Tensor(uninitializedShape: [batch, outputChannels, outH, outW])
+        for b in 0..<batch {
+            let (buffer, ph, pw) = TileConvolution.pad(
+                x.pointer + b * inputChannels * h * w, channels: inputChannels, height: h, width: w, top: pad, bottom: pad,
+                left: pad, right: pad, reflect: reflect, bf16: kernel.isBF16)
+            kernel.run(buffer, height: ph, width: pw, stride: stride, bias: bias?.pointer,
+                       into: out.pointer + b * outputChannels * outH * outW, outputHeight: outH, outputWidth: outW,
+                       plane: outH * outW, rowStride: outW, pixelStride: 1)
+        }
+        return out
     }
 
     // MARK: - Thin outputs: the direct kernel, float32

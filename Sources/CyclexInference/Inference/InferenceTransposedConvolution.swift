@@ -45,6 +45,9 @@ final class InferenceTransposedConvolution {
         precondition(cin == weight.shape[0], "transposed conv: input \(x.shape), weight \(weight.shape)")
         let outH = (h - 1) * stride - 2 * padding + k + outputPadding
         let outW = (w - 1) * stride - 2 * padding + k + outputPadding
+        if usesSubPixel {
+            return subPixel(x, outputHeight: outH, outputWidth: outW, bias: bias)
+        }
         let geometry = ConvGeometry(
             channels: cout, height: outH, width: outW, kernelHeight: k, kernelWidth: k, stride: stride,
             padding: padding, outputHeight: h, outputWidth: w)
@@ -79,6 +82,96 @@ final class InferenceTransposedConvolution {
                     let v = bias.pointer[co], row = yb + co * plane
                     for i in 0..<plane { row[i] += v }
                 }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Four sub-pixel convolutions on the tile kernel
+
+    /// Stride-2 layers with ≥ 16 output channels (a multiple of 16) run as sub-pixel
+    /// convolutions where the tile kernel can run (`CYCLEX_TILE_CONV=0` turns it off).
+    var usesSubPixel: Bool {
+        gemm != .openBLAS && TileConvolution.takes(outputChannels: weight.shape[1]) && stride == 2 && weight.shape[2] >= stride
+    }
+
+    /// One output phase (a, b): the outputs y[s·m + a, s·n + b]. Its taps are the kernel rows ki
+    /// with (a + p − ki) divisible by s, reading input row m + (a + p − ki)/s; listed by that
+    /// row offset, they form a small stride-1 convolution (`kernel`) starting `firstRow` /
+    /// `firstColumn` rows and columns into the padded input.
+    struct Phase {
+        let a: Int, b: Int, firstRow: Int, firstColumn: Int
+        let kernel: TileConvolution
+    }
+
+    /// (row offset d, kernel index ki) of the taps of output phase a, by increasing d.
+    private func taps(phase a: Int) -> [(offset: Int, tap: Int)] {
+        (0..<weight.shape[2]).filter { ((a + padding - $0) % stride + stride) % stride == 0 }
+            .map { ((a + padding - $0) / stride, $0) }.sorted { $0.offset < $1.offset }
+    }
+
+    /// Rows of zeros above the input so that no phase reads a negative row (0 for k 3, p 1).
+    private var leadingPad: Int { max(0, -((0..<stride).flatMap { taps(phase: $0).map(\.offset) }.min() ?? 0)) }
+
+    /// The four phases' weights, made on first use.
+    private var phases: [Phase]?
+
+    private func makePhases() -> [Phase] {
+        let (cin, cout, k) = (weight.shape[0], weight.shape[1], weight.shape[2])
+        var result: [Phase] = []
+        for a in 0..<stride {
+            for b in 0..<stride {
+                let rows = taps(phase: a), columns = taps(phase: b)
+                // weight [Cin][Cout][k][k] → the phase's ordinary convolution weight [Cout][Cin][rows][columns].
+                var w = [Float](repeating: 0, count: cout * cin * rows.count * columns.count)
+                for co in 0..<cout {
+                    for ci in 0..<cin {
+                        for (r, row) in rows.enumerated() {
+                            for (c, column) in columns.enumerated() {
+                                w[((co * cin + ci) * rows.count + r) * columns.count + c] =
+                                    weight.pointer[((ci * cout + co) * k + row.tap) * k + column.tap]
+                            }
+                        }
+                    }
+                }
+                let kernel = w.withUnsafeBufferPointer {
+                    TileConvolution(weight: $0.baseAddress!, outputChannels: cout, inputChannels: cin,
+                                    kernelHeight: rows.count, kernelWidth: columns.count, bf16: gemm == .bf16)
+                }
+                result.append(Phase(a: a, b: b, firstRow: leadingPad + rows[0].offset, firstColumn: leadingPad + columns[0].offset,
+                                    kernel: kernel))
+            }
+        }
+        return result
+    }
+
+    /// y = ConvTranspose(x) as `stride`² ordinary convolutions of the (zero-padded) input, each
+    /// writing every `stride`-th row and column of y: the same multiply-adds as Wᵀ · x + scatter,
+    /// without the column matrix or the scatter pass.
+    private func subPixel(_ x: Tensor, outputHeight outH: Int, outputWidth outW: Int, bias: Tensor?) -> Tensor {
+        if phases == nil { phases = makePhases() }
+        let (batch, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let cout = weight.shape[1]
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        // Every phase reads rows firstRow ..< firstRow + rows + taps − 1 of the padded input.
+        let lead = leadingPad
+        var (needH, needW) = (h + lead, w + lead)
+        for phase in phases! {
+            let (rows, columns) = ((outH - phase.a + stride - 1) / stride, (outW - phase.b + stride - 1) / stride)
+            needH = max(needH, phase.firstRow + rows - 1 + phase.kernel.kernelHeight)
+            needW = max(needW, phase.firstColumn + columns - 1 + phase.kernel.kernelWidth)
+        }
+        for b in 0..<batch {
+            let (buffer, ph, pw) = TileConvolution.pad(
+                x.pointer + b * cin * h * w, channels: cin, height: h, width: w, top: lead, bottom: needH - h - lead,
+                left: lead, right: needW - w - lead, reflect: false, bf16: gemm == .bf16)
+            let yb = out.pointer + b * cout * outH * outW
+            for phase in phases! {
+                let (rows, columns) = ((outH - phase.a + stride - 1) / stride, (outW - phase.b + stride - 1) / stride)
+                if rows == 0 || columns == 0 { continue }
+                phase.kernel.run(buffer, offset: phase.firstRow * pw + phase.firstColumn, height: ph, width: pw, stride: 1,
+                                 bias: bias?.pointer, into: yb + phase.a * outW + phase.b, outputHeight: rows,
+                                 outputWidth: columns, plane: outH * outW, rowStride: stride * outW, pixelStride: stride)
             }
         }
         return out

@@ -1,0 +1,69 @@
+#ifndef CTILE16_H
+#define CTILE16_H
+/*
+ * Direct convolution with a register tile of 16 output channels x 16 output pixels, for the
+ * inference forward's stride-2, transposed (as four sub-pixel convolutions) and small-image
+ * convolutions. The vector runs along the output channels: each multiply-add step loads the 16
+ * weights of one (input channel, tap) once and broadcasts one input value per pixel, so there is
+ * no column matrix, any stride costs the same, and an 8 x 8 image still fills whole tiles (a tile
+ * covers two segments of 8 pixels, e.g. two rows of an 8-pixel-wide image). The tile is
+ * transposed in registers at the end and stored as planes (pixel stride 1 or 2: the sub-pixel
+ * phases of a transposed convolution write every other column).
+ *
+ * Layouts:
+ *   input    x [C, H, W] already padded (cx_f32_pad_planes); the buffer must hold
+ *            CX_TILE16_SLACK more elements after the last plane (partial tiles read past rows).
+ *   weights  w [Cout, C, kh, kw] packed by cx_f32_tile16_pack_weights as [ceil(Cout/16)][C][kh][kw][16].
+ *   output   y: output channel co, row i, column j at y[co * y_plane + i * y_row_stride + j * y_pixel_stride].
+ * bf16 variants: the input as channel pairs [ceil(C/2)][H][W] (uint32: bf16 of channel 2p low,
+ * 2p + 1 high; cx_bf16_pad_pairs), weights [ceil(Cout/16)][ceil(C/2)][kh][kw][16] pairs; products
+ * accumulate in float32 (VDPBF16PS).
+ *
+ * Work is split into items: item = tile * ceil(Cout/16) + output-channel block, tiles in raster
+ * order of 8-pixel segments (cx_tile16_items). Kernels need cx_avx512_supported() (f32) or
+ * cx_bf16_supported() (bf16); packing and padding are plain C, except cx_bf16_pad_pairs.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CX_TILE16_SLACK 32
+
+/* Work items of a convolution with this output (see above). */
+int cx_tile16_items(int out_channels, int out_height, int out_width);
+
+/* Elements (floats, or uint32 pairs with bf16 = 1) of packed weights. */
+size_t cx_tile16_packed_count(int out_channels, int channels, int kernel_height, int kernel_width, int bf16);
+void cx_f32_tile16_pack_weights(const float *w, int out_channels, int channels, int kernel_height, int kernel_width,
+                                float *out);
+void cx_bf16_tile16_pack_weights(const float *w, int out_channels, int channels, int kernel_height, int kernel_width,
+                                 uint32_t *out);
+
+/* Channels [c_begin, c_end) of x [C, H, W] padded by top/bottom/left/right (zeros, or reflection
+ * without repeating the edge when reflect = 1, as PyTorch's ReflectionPad2d) into
+ * out [C, H + top + bottom, W + left + right]. */
+void cx_f32_pad_planes(const float *x, int channels, int height, int width, int top, int bottom, int left, int right,
+                       int reflect, float *out, int c_begin, int c_end);
+/* The same into channel pairs [ceil(C/2)][H'][W'] (bf16, round to nearest even; a missing odd
+ * channel is 0), for pairs [pair_begin, pair_end). Needs cx_bf16_supported(). */
+void cx_bf16_pad_pairs(const float *x, int channels, int height, int width, int top, int bottom, int left, int right,
+                       int reflect, uint32_t *out, int pair_begin, int pair_end);
+
+/* y (+ bias) = w * x with stride `stride` (1 or 2; unpadded: out_height = (H - kh) / stride + 1, at least),
+ * for items [item_begin, item_end). */
+void cx_f32_tile16_conv(const float *x, int channels, int height, int width, int kernel_height, int kernel_width,
+                        int stride, const float *w_packed, int out_channels, const float *bias, float *y,
+                        int out_height, int out_width, size_t y_plane, int y_row_stride, int y_pixel_stride,
+                        int item_begin, int item_end);
+void cx_bf16_tile16_conv(const uint32_t *pairs, int channels, int height, int width, int kernel_height,
+                         int kernel_width, int stride, const uint32_t *w_packed, int out_channels, const float *bias,
+                         float *y, int out_height, int out_width, size_t y_plane, int y_row_stride,
+                         int y_pixel_stride, int item_begin, int item_end);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
