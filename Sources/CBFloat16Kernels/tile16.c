@@ -273,6 +273,57 @@ void cx_bf16_tile16_conv(const uint32_t *pairs, int channels, int height, int wi
     }
 }
 
+/* C_i = A_i · B_i for matrices i of a batch, with the vector along A's rows (16 per block) and B's
+ * entries broadcast: item = (i * blocks + row block) * column blocks + column block. */
+#define CX_SMALL_N_BODY(LOAD_A, STEP, BROADCAST_FMA)                                                              \
+    int blocks = div_up(m, CO), column_blocks = div_up(n, CO);                                                   \
+    for (int item = item_begin; item < item_end; item++) {                                                       \
+        int jb = item % column_blocks, cb = (item / column_blocks) % blocks, i = item / (column_blocks * blocks);  \
+        int j0 = jb * CO;                                                                                        \
+        const A_TYPE *w = a_packed + (size_t)i * a_stride + (size_t)cb * STEP * CO;                              \
+        const B_TYPE *row = b + (size_t)i * b_stride + j0;                                                       \
+        CX_P8(CX_T16_ZERO)                                                                                       \
+        for (int p = 0; p < STEP; p++, w += CO, row += ldb) {                                                    \
+            LOAD_A                                                                                               \
+            const B_TYPE *a = row, *bb = row + 8;                                                                \
+            CX_P8(BROADCAST_FMA##_A1)                                                                            \
+            CX_P8(BROADCAST_FMA##_B1)                                                                            \
+        }                                                                                                        \
+        __m512 r[16];                                                                                            \
+        CX_P8(CX_T16_GATHER)                                                                                     \
+        transpose16(r);                                                                                          \
+        int rows = m - cb * CO < CO ? m - cb * CO : CO;                                                          \
+        __mmask16 mask = lanes(n - j0);                                                                          \
+        float *dst = c + (size_t)i * c_stride + (size_t)cb * CO * ldc + j0;                                      \
+        for (int co = 0; co < rows; co++) _mm512_mask_storeu_ps(dst + (size_t)co * ldc, mask, r[co]);            \
+    }
+
+#define CX_SN_F32_A1(p) c##p = _mm512_fmadd_ps(_mm512_set1_ps(a[p]), wv, c##p);
+#define CX_SN_F32_B1(p) d##p = _mm512_fmadd_ps(_mm512_set1_ps(bb[p]), wv, d##p);
+#define CX_SN_BF16_A1(p) c##p = _mm512_dpbf16_ps(c##p, wv, (__m512bh)_mm512_set1_epi32((int)a[p]));
+#define CX_SN_BF16_B1(p) d##p = _mm512_dpbf16_ps(d##p, wv, (__m512bh)_mm512_set1_epi32((int)bb[p]));
+
+CX_AVX512_TARGET
+void cx_f32_gemm_small_n(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                         size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+#define A_TYPE float
+#define B_TYPE float
+    CX_SMALL_N_BODY(__m512 wv = _mm512_loadu_ps(w);, k, CX_SN_F32)
+#undef A_TYPE
+#undef B_TYPE
+}
+
+CX_BF16_TARGET
+void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t a_stride, const uint32_t *b, int ldb,
+                          size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+    int kp = div_up(k, 2);
+#define A_TYPE uint32_t
+#define B_TYPE uint32_t
+    CX_SMALL_N_BODY(__m512bh wv = (__m512bh)_mm512_loadu_si512((const void *)w);, kp, CX_SN_BF16)
+#undef A_TYPE
+#undef B_TYPE
+}
+
 #else /* not x86-64: never called (cx_avx512_supported() and cx_bf16_supported() are 0) */
 void cx_bf16_pad_pairs(const float *x, int channels, int height, int width, int top, int bottom, int left, int right,
                        int reflect, uint32_t *out, int pair_begin, int pair_end) {
@@ -294,5 +345,15 @@ void cx_bf16_tile16_conv(const uint32_t *pairs, int channels, int height, int wi
     (void)pairs; (void)channels; (void)height; (void)width; (void)kh; (void)kw; (void)stride; (void)w_packed;
     (void)out_channels; (void)bias; (void)y; (void)out_height; (void)out_width; (void)y_plane; (void)y_row_stride;
     (void)y_pixel_stride; (void)item_begin; (void)item_end;
+}
+void cx_f32_gemm_small_n(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                         size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+    (void)m; (void)n; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)ldb; (void)b_stride; (void)c; (void)ldc;
+    (void)c_stride; (void)item_begin; (void)item_end;
+}
+void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t a_stride, const uint32_t *b, int ldb,
+                          size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+    (void)m; (void)n; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)ldb; (void)b_stride; (void)c; (void)ldc;
+    (void)c_stride; (void)item_begin; (void)item_end;
 }
 #endif

@@ -22,12 +22,14 @@ struct TileConvolutionTests {
             let layer = InferenceConvolution(weight: weight, bias: bias, stride: stride, padding: padding, precision: .f32)
             let kernel = try cfg["kernel"].int()
             try TileConvolution.$anyChannelCount.withValue(true) {
+                try InferenceConvolution.$tileMaximumWinogradTilesOverride.withValue(64) {
                 let tiled = layer.usesTiles(height: input.shape[2] + 2 * padding, width: input.shape[3] + 2 * padding)
                 // Stride 2 and small 3×3 stride-1 cases must take the tile kernel where it can run.
                 if TileConvolution.available && (stride == 2 || kernel == 3) {
                     #expect(tiled, "\(name) did not run on the tile kernel")
                 }
                 try f.expectMatch(layer(input), "\(name).output")
+                }
             }
         }
     }
@@ -114,7 +116,11 @@ struct TileConvolutionTests {
         let bias = (0..<cout).map { Float($0 - 5) }
         let input = Tensor(shape: [1, c, h, w], scalars: x)
         let biasTensor = Tensor(shape: [cout], scalars: bias)
-        try TileConvolution.$anyChannelCount.withValue(true) { try check(input, x, bias: biasTensor, bias, precision) }
+        try TileConvolution.$anyChannelCount.withValue(true) {
+            try InferenceConvolution.$tileMaximumWinogradTilesOverride.withValue(64) {
+                try check(input, x, bias: biasTensor, bias, precision)
+            }
+        }
     }
 
     private func check(_ input: Tensor, _ x: [Float], bias biasTensor: Tensor, _ bias: [Float], _ precision: InferencePrecision)
@@ -139,6 +145,61 @@ struct TileConvolutionTests {
             let expected = Self.transposed(x, c, h, w, weight: weight, cout, k, stride: 2, padding: 1, outputPadding: outputPadding,
                                            bias: bias)
             #expect(layer(input).scalars == expected, "\(precision) transposed k\(k)")
+        }
+    }
+    /// The small-N GEMM behind Winograd on small images (`cx_f32_gemm_small_n`, `cx_bf16_gemm_small_n`):
+    /// a batch of 2 products of 20 × 37 by 37 × 13 (a 4-row block tail, an odd bf16 pair, a
+    /// 13-column tail; B rows of 32 as in a packed panel), small integers, against the Double
+    /// reference bit for bit.
+    @Test(arguments: InferencePrecision.allCases)
+    func smallNKnownAnswer(precision: InferencePrecision) throws {
+        guard TileConvolution.available && (precision == .f32 || BFloat16Support.isAvailable) else { return }
+        let (batch, m, n, k, ldb) = (2, 20, 13, 37, 32)
+        let a = Self.integers(batch * m * k, 7), b = Self.integers(batch * k * ldb, 3)
+        let isBF16 = precision == .bf16
+        let aStride = cx_tile16_packed_count(Int32(m), Int32(k), 1, 1, isBF16 ? 1 : 0)
+        var packed = [UInt32](repeating: 0, count: batch * aStride)
+        // bf16: B as pairs of rows [ceil(K/2)][32].
+        var pairs = [UInt32](repeating: 0, count: batch * (k + 1) / 2 * ldb)
+        var c = [Float](repeating: .nan, count: batch * m * n)
+        for i in 0..<batch {
+            a.withUnsafeBufferPointer { ap in
+                packed.withUnsafeMutableBufferPointer { pp in
+                    let src = ap.baseAddress! + i * m * k
+                    if isBF16 {
+                        cx_bf16_tile16_pack_weights(src, Int32(m), Int32(k), 1, 1, pp.baseAddress! + i * aStride)
+                    } else {
+                        cx_f32_tile16_pack_weights(src, Int32(m), Int32(k), 1, 1,
+                                                   UnsafeMutableRawPointer(pp.baseAddress! + i * aStride).assumingMemoryBound(to: Float.self))
+                    }
+                }
+            }
+            if isBF16 {
+                b.withUnsafeBufferPointer { bp in
+                    pairs.withUnsafeMutableBufferPointer { pp in
+                        cx_bf16_pack_b(bp.baseAddress! + i * k * ldb, Int32(k), Int32(ldb), Int32(ldb), pp.baseAddress! + i * (k + 1) / 2 * ldb, 0, 1)
+                    }
+                }
+            }
+        }
+        let items = Int32(batch * ((m + 15) / 16) * ((n + 15) / 16))
+        packed.withUnsafeBufferPointer { pp in
+            if isBF16 {
+                cx_bf16_gemm_small_n(Int32(m), Int32(n), Int32(k), pp.baseAddress!, aStride, pairs, Int32(ldb), (k + 1) / 2 * ldb,
+                                     &c, Int32(n), m * n, 0, items)
+            } else {
+                let ap = UnsafeRawPointer(pp.baseAddress!).assumingMemoryBound(to: Float.self)
+                cx_f32_gemm_small_n(Int32(m), Int32(n), Int32(k), ap, aStride, b, Int32(ldb), k * ldb, &c, Int32(n), m * n, 0, items)
+            }
+        }
+        for i in 0..<batch {
+            for r in 0..<m {
+                for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k { s += Double(a[(i * m + r) * k + p]) * Double(b[(i * k + p) * ldb + j]) }
+                    #expect(c[(i * m + r) * n + j] == Float(s), "\(precision) C\(i)[\(r), \(j)]")
+                }
+            }
         }
     }
 }

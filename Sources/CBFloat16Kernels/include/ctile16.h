@@ -63,6 +63,17 @@ void cx_bf16_tile16_conv(const uint32_t *pairs, int channels, int height, int wi
                          float *y, int out_height, int out_width, size_t y_plane, int y_row_stride,
                          int y_pixel_stride, int item_begin, int item_end);
 
+/* Products with few columns (Winograd's 16 tiles of an 8 x 8 image), the same register tile:
+ * C_i [M x N] (row stride ldc) = A_i · B_i for the matrices i of a batch (A_i at a_packed + i * a_stride,
+ * packed by cx_f32_tile16_pack_weights(A, M, K, 1, 1), or the bf16 packing; B_i row-major [K x N]
+ * at b + i * b_stride with row stride ldb, bf16: [ceil(K/2) x N] pairs; C_i at c + i * c_stride),
+ * for items [item_begin, item_end) of batch * ceil(M/16) * ceil(N/16). Every row of B must hold
+ * ceil(N/16) * 16 readable entries (e.g. one packed-B panel of 32 columns). */
+void cx_f32_gemm_small_n(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                         size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end);
+void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t a_stride, const uint32_t *b, int ldb,
+                          size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end);
+
 #ifdef __cplusplus
 }
 #endif

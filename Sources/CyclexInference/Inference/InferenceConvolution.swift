@@ -106,15 +106,19 @@ final class InferenceConvolution {
     // MARK: - The 16-channel × 16-pixel tile kernel
 
     /// 3×3 stride-1 convolutions whose output has fewer Winograd 2×2 tiles than this run on the
-    /// tile kernel instead: Winograd's products put the tiles along the GEMM kernel's 32-column
-    /// panels, and an 8 × 8 output (16 tiles) leaves half of each panel empty
-    /// (`CYCLEX_TILE_MAX_WINOGRAD_TILES`, for comparisons).
-    static let tileMaximumWinogradTiles: Int =
-        ProcessInfo.processInfo.environment["CYCLEX_TILE_MAX_WINOGRAD_TILES"].flatMap { Int($0) } ?? 64
+    /// tile kernel directly instead of by Winograd. Default 0 (never): Winograd with the small-N
+    /// products (`smallNProducts`) was faster on 8 × 8 images in the A/B of 2026-11-30 (256
+    /// channels 8.6 vs 11.9–15.6 ms CPU per forward's residual blocks, 128 channels about even).
+    /// `CYCLEX_TILE_MAX_WINOGRAD_TILES=N` for comparisons; tests set `$tileMaximumWinogradTilesOverride`.
+    static var tileMaximumWinogradTiles: Int { tileMaximumWinogradTilesOverride ?? tileMaximumWinogradTilesSetting }
+    private static let tileMaximumWinogradTilesSetting =
+        ProcessInfo.processInfo.environment["CYCLEX_TILE_MAX_WINOGRAD_TILES"].flatMap { Int($0) } ?? 0
+    @TaskLocal static var tileMaximumWinogradTilesOverride: Int?
 
     /// Whether the tile kernel (`TileConvolution`) takes this layer for a padded input of
-    /// height × width: stride-2 convolutions, and 3×3 stride-1 ones on small images, with at
-    /// least 16 output channels (`CYCLEX_TILE_CONV=0` turns it off, for comparisons).
+    /// height × width: stride-2 convolutions (and 3×3 stride-1 ones below
+    /// `tileMaximumWinogradTiles`), with a multiple of 16 output channels (`CYCLEX_TILE_CONV=0`
+    /// turns it off, for comparisons).
     func usesTiles(height: Int, width: Int) -> Bool {
         guard gemm != .openBLAS && TileConvolution.takes(outputChannels: outputChannels) && kernelSize > 1 else {
             return false
@@ -281,6 +285,10 @@ final class InferenceConvolution {
                                               Int32(channels.lowerBound), Int32(channels.upperBound))
                     }
                 }
+                if tiles <= 32 && usesSmallNProducts {
+                    // One panel, partly empty: the products with the vector along Cout instead.
+                    smallNProducts(tiles: tiles, bCount: bCount, v: pv, m: pm)
+                } else {
                 // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
                 Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
                     for item in items {
@@ -290,6 +298,7 @@ final class InferenceConvolution {
                                               split: false)
                     }
                 }
+                }
                 Parallel.forRanges(cout, minimumChunk: split) { channels in
                     cx_inference_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
                                        Int32(channels.lowerBound), Int32(channels.upperBound))
@@ -298,6 +307,56 @@ final class InferenceConvolution {
             }
         }
         return out
+    }
+
+    /// Winograd chunks of at most 32 tiles (one packed panel: images up to about 8 × 16) run their
+    /// 16 products on the tile kernel's small-N GEMM (`cx_f32_gemm_small_n`): the vector runs
+    /// along the output channels, so 16 tiles fill a whole register tile where the panel kernel
+    /// would leave half of its 32 columns empty (`CYCLEX_WINOGRAD_SMALL_N=0` turns it off).
+    private var usesSmallNProducts: Bool {
+        Self.smallNEnabled && TileConvolution.takes(outputChannels: outputChannels)
+    }
+
+    static let smallNEnabled = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_SMALL_N"] != "0"
+
+    /// U_ξ packed for the small-N products ([16][tile16 packing of U_ξ]), made on first use.
+    private var winogradSmallN: TensorStorage?
+
+    /// M_ξ [Cout × tiles] = U_ξ · V_ξ for ξ = 0..<16, V_ξ the first (only) panel of the packed
+    /// input transform (`bCount` words per ξ, rows of 32), M laid out [16][Cout][tiles].
+    private func smallNProducts(tiles: Int, bCount: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
+        let (cin, cout) = (inputChannels, outputChannels)
+        let isBF16 = gemm == .bf16
+        let aStride = cx_tile16_packed_count(Int32(cout), Int32(cin), 1, 1, isBF16 ? 1 : 0)
+        if winogradSmallN == nil {
+            let u = TensorStorage(count: 16 * cout * cin)
+            WinogradConvolution.transformWeights(
+                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+            let packed = TensorStorage(count: 16 * aStride)
+            for xi in 0..<16 {
+                if isBF16 {
+                    cx_bf16_tile16_pack_weights(u.pointer + xi * cout * cin, Int32(cout), Int32(cin), 1, 1,
+                                                packed.words + xi * aStride)
+                } else {
+                    cx_f32_tile16_pack_weights(u.pointer + xi * cout * cin, Int32(cout), Int32(cin), 1, 1,
+                                               packed.pointer + xi * aStride)
+                }
+            }
+            winogradSmallN = packed
+        }
+        let packed = winogradSmallN!
+        let items = 16 * ((cout + 15) / 16) * ((tiles + 15) / 16)
+        let (m32, n32, k32) = (Int32(cout), Int32(tiles), Int32(cin))
+        // ≥ ~64k multiply-adds per core before splitting.
+        Parallel.forRanges(items, minimumChunk: max(1, 65_536 / (256 * cin))) { range in
+            let (lo, hi) = (Int32(range.lowerBound), Int32(range.upperBound))
+            if isBF16 {
+                cx_bf16_gemm_small_n(m32, n32, k32, packed.words, aStride, InferenceGEMM.words(v), 32, bCount, m, n32,
+                                     cout * tiles, lo, hi)
+            } else {
+                cx_f32_gemm_small_n(m32, n32, k32, packed.pointer, aStride, v, 32, bCount, m, n32, cout * tiles, lo, hi)
+            }
+        }
     }
 
     // MARK: - im2col + GEMM (`gemm`: OpenBLAS, or the own float32 / bf16 kernels)
