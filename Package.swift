@@ -45,7 +45,7 @@ let package = Package(
             name: "CyclexMetrics", dependencies: ["CBLAS", "CyclexEngine", "CyclexImaging", "CyclexInterop"],
             swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexNN", dependencies: ["CyclexEngine"], swiftSettings: cpuSwift + fastInDebug),
-        .target(name: "CyclexModels", dependencies: ["CyclexNN"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexModels", dependencies: ["CyclexNN", "CBFloat16Kernels"], swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexImaging", dependencies: ["CImageCodecs", "CyclexEngine"],
             swiftSettings: cpuSwift + fastInDebug),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CyclexEngine
 import CyclexImaging
+import CyclexModels
 import CyclexTraining
 import Foundation
 
@@ -53,6 +54,9 @@ struct GANTrain: ParsableCommand {
     @Option(help: "LIME: side of the square patches in pixels.")
     var limePatch = 4
 
+    @Option(help: "DeepSHAP on the dense D: f32, or bf16 (its pair backward's products in bfloat16 on AVX512_BF16 CPUs, about 1.5× faster; docs/explanations.md#deepshap-precision).")
+    var shapPrecision: ExplanationPrecision = .f32
+
     @Option(help: "LeNet-5 file (`cyclex gan train-classifier`): FID/KID on its features at every epoch end, into the log.")
     var evalClassifier: String?
 
@@ -82,6 +86,7 @@ struct GANTrain: ParsableCommand {
         options.batchSize = batchSize; options.seed = common.seed; options.name = common.name; options.output = common.output
         options.sampleEvery = common.sampleEvery; options.maxSteps = common.maxSteps; options.timeLimit = common.timeLimitSeconds
         options.limeSamples = limeSamples; options.limePatchSize = limePatch
+        options.shapPrecision = shapPrecision == .f32 ? nil : shapPrecision
         options.evaluationClassifier = evalClassifier; options.evaluationCount = evalCount
 
         installInterruptHandler()
@@ -160,6 +165,7 @@ extension SingleGANConfiguration.Network: ExpressibleByArgument {}
 extension SingleGANConfiguration.Explainer: ExpressibleByArgument {}
 extension SingleGANConfiguration.Rule: ExpressibleByArgument {}
 extension GANImageSet.Split: ExpressibleByArgument {}
+extension ExplanationPrecision: ExpressibleByArgument {}
 
 struct GANTrainClassifier: ParsableCommand {
     static let configuration = CommandConfiguration(

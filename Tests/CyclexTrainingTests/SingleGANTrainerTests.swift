@@ -195,6 +195,14 @@ struct SingleGANTrainerTests {
         }
         let missing = try runCyclex(["gan", "train", "/nonexistent-cyclex-data", "--output", NSTemporaryDirectory()])
         #expect(missing.status != 0 && missing.stderr.contains("/nonexistent-cyclex-data"))
+        // bf16 DeepSHAP exists for the dense D's shap only; the refusal names the flag and leaves no run folder.
+        let root = try Self.makeIDXFolder(count: 16)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let output = root.appendingPathComponent("runs")
+        let wrong = try runCyclex(["gan", "train", root.appendingPathComponent("data").path, "--explainer", "lime",
+                                   "--shap-precision", "bf16", "--output", output.path, "--name", "x"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("--shap-precision"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("x").path))
     }
 }
 

@@ -35,6 +35,8 @@ public final class SingleGANModel {
     public var alpha: Float = 0.2
     /// Baselines for DeepLiftShap (xAI-GAN: the first real batch, fixed for the run).
     public var shapBaselines: Tensor?
+    /// The arithmetic of the dense DeepSHAP's pair backward (docs/explanations.md#deepshap-precision).
+    public var shapPrecision: ExplanationPrecision = .f32
     /// LIME's settings and its perturbation stream (saved in checkpoints).
     public var lime = LimeExplainer()
     public var limeGenerator = RandomGenerator(seed: 0x11AE)
@@ -162,7 +164,8 @@ public final class SingleGANModel {
         case .deepLiftShap:
             guard let baselines = shapBaselines else { preconditionFailure("DeepLiftShap needs shapBaselines") }
             if let dense = discriminator as? DenseDiscriminator {
-                return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows)
+                return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows,
+                                                        precision: shapPrecision)
             }
             guard let dcgan = discriminator as? DcganDiscriminator else {
                 preconditionFailure("DeepLiftShap is implemented for the dense and DCGAN discriminators")

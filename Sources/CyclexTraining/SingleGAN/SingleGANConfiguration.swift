@@ -49,6 +49,8 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
     /// LIME: patch side and perturbed samples per explained image.
     public var limePatchSize = 4
     public var limeSamples = 64
+    /// DeepSHAP's pair-backward arithmetic on the dense D (nil: f32; absent from older checkpoints).
+    public var shapPrecision: ExplanationPrecision?
 
     public init() {}
 
@@ -71,6 +73,9 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
     /// A problem with this combination, phrased for the flag that causes it, or nil.
     public var problem: String? {
         if side != 32 && network == .dcgan { return "--model dcgan: works on 32×32 images only" }
+        if shapPrecision == .bf16 && (explainer != .shap || network != .dense) {
+            return "--shap-precision bf16: applies to --explainer shap on --model dense only"
+        }
         return nil
     }
 
@@ -99,6 +104,7 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
         case .shap: model.attribution = .deepLiftShap
         case .lime: model.attribution = .lime
         }
+        model.shapPrecision = shapPrecision ?? .f32
         model.lime = LimeExplainer(patchSize: limePatchSize, samples: limeSamples)
         model.limeGenerator = g.split()
         return model

@@ -1,4 +1,5 @@
 import CyclexImaging
+import CyclexModels
 import Foundation
 
 /// What `cyclex gan train` was asked to do (saved as `options.json` and in every checkpoint).
@@ -25,6 +26,8 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
     public var timeLimit: Double?
     public var limeSamples = 64
     public var limePatchSize = 4
+    /// DeepSHAP's pair-backward arithmetic on the dense D (nil: f32, the default; docs/explanations.md#deepshap-precision).
+    public var shapPrecision: ExplanationPrecision?
     /// A LeNet-5 file (`cyclex gan train-classifier`): score FID/KID on its features at every
     /// epoch end against the IDX test split (same classes), as `"event": "eval"` log lines.
     public var evaluationClassifier: String?
@@ -44,6 +47,7 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
         var c = SingleGANConfiguration()
         c.network = network; c.rule = rule; c.explainer = explainer; c.channels = channels
         c.limeSamples = limeSamples; c.limePatchSize = limePatchSize
+        c.shapPrecision = shapPrecision
         return c
     }
 
@@ -72,5 +76,6 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
             "  epochs: \(epochs), batch size: \(batchSize), seed: \(seed)",
             "  max steps: \(maxSteps.map(String.init) ?? "none"), time limit: \(timeLimit.map { "\(Int($0)) s" } ?? "none")",
         ] + (explainer == .lime ? ["  lime: \(limeSamples) samples, \(limePatchSize)-pixel patches"] : [])
+            + (explainer == .shap ? ["  shap precision: \((shapPrecision ?? .f32).rawValue)"] : [])
     }
 }

@@ -117,6 +117,9 @@ public final class SingleGANTrainer {
         let data = try loadData()
         let configuration = options.configuration(channels: data.channels)
         if let problem = configuration.problem { throw ImageError.invalidOption(problem) }
+        if configuration.shapPrecision == .bf16 && !ExplanationPrecision.bf16Available {
+            throw ImageError.invalidOption("--shap-precision bf16: needs a CPU with AVX512_BF16 (and AVX512F/BW/VL); use f32 (the default)")
+        }
         let evaluation = try evaluationSetup()
         let run = try RunDirectory(output: URL(fileURLWithPath: options.output), name: options.runName)
         if !run.removedLeftovers.isEmpty {

@@ -1,0 +1,62 @@
+import CBFloat16Kernels
+import CyclexEngine
+
+/// The arithmetic of the dense DeepSHAP's pair backward (docs/explanations.md#deepshap-precision).
+public enum ExplanationPrecision: String, Codable, Sendable, CaseIterable {
+    /// float32 products (the default; what the captum fixture checks).
+    case f32
+    /// The products' operands rounded to bfloat16 (8-bit mantissa), accumulated in float32 on the
+    /// CPU's AVX512_BF16 dot-product instructions (`CBFloat16Kernels`); slopes, forward passes and
+    /// the final (x − b)·m sums stay float32.
+    case bf16
+
+    /// Whether this CPU runs the bf16 kernels (AVX512F/BW/VL and AVX512_BF16, checked once).
+    public static let bf16Available: Bool = cx_bf16_supported() != 0
+}
+
+/// C [in, n] = Wᵀ·B for a layer weight W [out, in] and B [out, n], all row-major: the multipliers
+/// of n pairs sent back through one Linear layer, pairs as columns.
+enum TransposedWeightProduct {
+    static func multiply(weight: Tensor, _ b: UnsafePointer<Float>, columns n: Int,
+                         into c: UnsafeMutablePointer<Float>, precision: ExplanationPrecision) {
+        let (out, inputs) = (weight.shape[0], weight.shape[1])
+        // One output row needs no product worth converting (the sigmoid layer's Wᵀ·s is an outer product).
+        if precision == .f32 || out < 2 || !ExplanationPrecision.bf16Available {
+            BLAS.sgemm(transposeA: true, m: inputs, n: n, k: out, a: weight.pointer, lda: inputs, b: b, ldb: n,
+                       c: c, ldc: n)
+            return
+        }
+        let packedA = UnsafeMutablePointer<UInt32>.allocate(capacity: cx_bf16_packed_a_count(Int32(inputs), Int32(out)))
+        let packedB = UnsafeMutablePointer<UInt32>.allocate(capacity: cx_bf16_packed_b_count(Int32(out), Int32(n)))
+        defer { packedA.deallocate(); packedB.deallocate() }
+        packTransposed(weight.pointer, rows: out, columns: inputs, into: packedA)
+        let panels = (n + 31) / 32
+        Parallel.forRanges(panels, minimumChunk: 8) { range in
+            cx_bf16_pack_b(b, Int32(out), Int32(n), Int32(n), packedB, Int32(range.lowerBound), Int32(range.upperBound))
+            cx_bf16_gemm(Int32(inputs), Int32(n), Int32(out), packedA, packedB, c, Int32(n), nil, 0,
+                         Int32(range.lowerBound), Int32(range.upperBound))
+        }
+    }
+
+    /// Wᵀ in the kernels' packed-A layout ([⌈in/8⌉][⌈out/2⌉][8] bf16 pairs; see cbfloat16.h), read
+    /// from W [out, in] row by row: pair p of row e holds W[2p, e] (low half) and W[2p + 1, e].
+    static func packTransposed(_ w: UnsafePointer<Float>, rows out: Int, columns inputs: Int,
+                               into packed: UnsafeMutablePointer<UInt32>) {
+        let pairs = (out + 1) / 2, blocks = (inputs + 7) / 8
+        for p in 0..<pairs {
+            let low = w + 2 * p * inputs, high: UnsafePointer<Float>? = 2 * p + 1 < out ? low + inputs : nil
+            for e in 0..<(blocks * 8) {
+                let lo = e < inputs ? bfloat16Bits(low[e]) : 0
+                let hi = e < inputs ? (high.map { bfloat16Bits($0[e]) } ?? 0) : 0
+                packed[((e >> 3) * pairs + p) * 8 + (e & 7)] = lo | (hi << 16)
+            }
+        }
+    }
+
+    /// The bfloat16 bits of `f`, rounded to nearest even (a NaN stays a quiet NaN), as the kernels round.
+    @inline(__always) static func bfloat16Bits(_ f: Float) -> UInt32 {
+        let u = f.bitPattern
+        if u & 0x7fff_ffff > 0x7f80_0000 { return (u >> 16) | 0x40 }
+        return (u &+ 0x7fff &+ ((u >> 16) & 1)) >> 16
+    }
+}
