@@ -30,6 +30,11 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs of linear learning-rate decay at the end (default: half).")
     var decayEpochs: Int?
 
+    @Option(help: ArgumentHelp(
+        "Steps of linear learning-rate decay to zero at the end of --max-steps, instead of the epoch decay.",
+        discussion: "For runs of a few epochs, e.g. --max-steps 4000 --decay-steps 2000 (the last half)."))
+    var decaySteps: Int?
+
     @Option(help: "Images per step.")
     var batchSize = 1
 
@@ -67,6 +72,13 @@ struct Train: ParsableCommand {
             try UsageError.require((0...common.epochs).contains(decayEpochs),
                                    "--decay-epochs \(decayEpochs): must be 0 to --epochs (\(common.epochs))")
         }
+        if let decaySteps {
+            try UsageError.require(common.maxSteps != nil,
+                                   "--decay-steps \(decaySteps): needs --max-steps (the decay ends at the last step)")
+            let maxSteps = common.maxSteps ?? 0
+            try UsageError.require((0...maxSteps).contains(decaySteps), "--decay-steps \(decaySteps): must be 0 to --max-steps (\(maxSteps))")
+            try UsageError.require(decayEpochs == nil, "--decay-steps and --decay-epochs: give one of them (both set the decay)")
+        }
         try UsageError.require(snapshotEvery >= 0, "--snapshot-every \(snapshotEvery): must be 0 (never) or more")
         if let evalEvery {
             try UsageError.require(EvaluationInterval(evalEvery) != nil,
@@ -88,7 +100,7 @@ struct Train: ParsableCommand {
     func run() throws {
         var options = TrainingOptions(dataRoot: data)
         options.model = model; options.preset = preset; options.size = size; options.epochs = common.epochs
-        options.decayEpochs = decayEpochs; options.batchSize = batchSize; options.seed = common.seed; options.name = common.name
+        options.decayEpochs = decayEpochs; options.decaySteps = decaySteps; options.batchSize = batchSize; options.seed = common.seed; options.name = common.name
         options.output = common.output; options.preprocessing = preprocess; options.sampleEvery = common.sampleEvery
         options.maxSteps = common.maxSteps; options.timeLimit = common.timeLimitSeconds
         options.lambdaSource = lambdaSource; options.gamma = gamma; options.verticalFlip = verticalFlip

@@ -113,6 +113,16 @@ struct OptimizerFixtureTests {
         #expect(LearningRateSchedule.constant.factor(epoch: 1000) == 1)
     }
 
+    /// `--max-steps 6 --decay-steps 3`: three steps at the base rate, then 3/4, 2/4, 1/4 (the rate
+    /// falls by 1/(d + 1) a step and the last step still trains); d = 0 never decays, d = T starts at once.
+    @Test func stepLinearDecay() {
+        let decay = StepLinearDecay(totalSteps: 6, decaySteps: 3)
+        #expect((1...6).map { decay.factor(step: $0) } == [1, 1, 1, 0.75, 0.5, 0.25])
+        #expect(decay.factor(step: 9) == 0.25, "past the budget: the last factor")
+        #expect((1...4).map { StepLinearDecay(totalSteps: 4, decaySteps: 0).factor(step: $0) } == [1, 1, 1, 1])
+        #expect((1...4).map { StepLinearDecay(totalSteps: 4, decaySteps: 4).factor(step: $0) } == [0.8, 0.6, 0.4, 0.2])
+    }
+
     /// Each layer (`dense`, `conv` in `config`) with each rule whose gradients the file holds.
     @Test func gradientRules() throws {
         let f = try Fixture.load("explain/gradient_rules")

@@ -77,6 +77,26 @@ struct TrainerTests {
         #expect(grid.width == 3 * 32 + 2 * 2 && grid.height == 6 * 32 + 5 * 2)  // 3 + 3 probes, 3 columns
     }
 
+    /// `--decay-steps`: the logged rate of each step follows `StepLinearDecay` across an epoch
+    /// boundary (3-image epochs, 5 steps, decay over the last 3; the epoch decay would keep 1 here).
+    @Test func stepDecayDrivesTheLoggedRate() throws {
+        let root = try makeDataset(count: 3)
+        defer { try? FileManager.default.removeItem(at: root) }
+        var o = options(root, kind: .cycleGAN, name: "decay", epochs: 4, maxSteps: 5)
+        o.decaySteps = 3
+        let run = try quietTrainer(o).run()
+        #expect(run.progress.globalStep == 5)
+        let log = try String(contentsOf: run.runDirectory.appendingPathComponent("log.jsonl"), encoding: .utf8)
+        let rates = try log.split(separator: "\n").map { line -> Float in
+            let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return try #require((record?["lr"] as? NSNumber)?.floatValue)
+        }
+        let base = o.configuration.learningRateGenerator
+        let expected: [Float] = [1, 1, 0.75, 0.5, 0.25].map { $0 * base }
+        #expect(rates.count == 5)
+        for (rate, want) in zip(rates, expected) { #expect(abs(rate - want) <= 1e-9, "\(rates) vs \(expected)") }
+    }
+
     @Test func completesAndSkipsUnreadableFiles() throws {
         let png = Array("\u{89}PNG\r\n\u{1A}\n".utf8) + [0, 0, 0, 13]  // a PNG cut inside its header
         let root = try makeDataset(count: 2, extraA: ["broken.png": png])

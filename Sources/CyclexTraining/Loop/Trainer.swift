@@ -76,6 +76,8 @@ public final class Trainer {
         var progress: TrainingProgress
         let dataset: UnpairedDataset
         let schedule: LearningRateSchedule
+        /// `--decay-steps`: the step-counted decay that replaces `schedule` (nil: decay by epochs).
+        let stepDecay: StepLinearDecay?
         let preprocessing: Preprocessing
         let probesA: Tensor, probesB: Tensor
         /// The run's log; nil on replicas other than 0 (they write nothing).
@@ -85,13 +87,19 @@ public final class Trainer {
         let startTime = Date()
 
         init(model: any ModelRecipe, progress: TrainingProgress, dataset: UnpairedDataset, schedule: LearningRateSchedule,
-             preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog?) {
+             stepDecay: StepLinearDecay?, preprocessing: Preprocessing, probes: (Tensor, Tensor), log: TrainingLog?) {
             self.model = model; self.progress = progress; self.dataset = dataset; self.schedule = schedule
+            self.stepDecay = stepDecay
             self.preprocessing = preprocessing; (probesA, probesB) = probes; self.log = log
         }
 
-        /// The generator learning rate of the current epoch (logged).
-        var learningRate: Float { schedule.factor(epoch: progress.epoch) * model.configuration.learningRateGenerator }
+        /// The learning-rate factor of step `step` (1-based) in the current epoch.
+        func learningRateFactor(step: Int) -> Float {
+            stepDecay.map { $0.factor(step: step) } ?? schedule.factor(epoch: progress.epoch)
+        }
+
+        /// The generator learning rate of the step just taken (logged).
+        var learningRate: Float { learningRateFactor(step: progress.globalStep) * model.configuration.learningRateGenerator }
     }
 
     /// One epoch in progress: its plan, loader and timing.
@@ -204,7 +212,8 @@ public final class Trainer {
         try preprocessing.validate()
         let state = RunState(
             model: model, progress: progress, dataset: dataset,
-            schedule: model.schedule(epochs: options.epochs, decayEpochs: decayEpochs),
+            schedule: options.stepDecay == nil ? model.schedule(epochs: options.epochs, decayEpochs: decayEpochs) : .constant,
+            stepDecay: options.stepDecay,
             preprocessing: preprocessing, probes: try probes(dataset: dataset),
             log: isWriter ? try TrainingLog(url: runDirectory.appendingPathComponent("log.jsonl"),
                                             keepingStepsThrough: progress.globalStep) : nil)
@@ -238,6 +247,9 @@ public final class Trainer {
     /// One optimisation step; a non-finite loss or gradient becomes `TrainingError.nonFinite`
     /// naming the step and images (the recipe checks before changing any weight).
     func step(_ batch: UnpairedBatch, _ state: RunState, _ epoch: inout EpochRun) throws -> StepReport {
+        if state.stepDecay != nil {
+            state.model.setLearningRateFactor(state.learningRateFactor(step: state.progress.globalStep + 1))
+        }
         let report: StepReport
         do {
             report = try state.model.trainStep(realA: batch.realA, realB: batch.realB)

@@ -1,5 +1,6 @@
 import CyclexImaging
 import CyclexInference
+import CyclexNN
 import Foundation
 
 /// What `cyclex train` was asked to do (saved as `options.json` beside the checkpoints).
@@ -13,6 +14,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var epochs = 10
     /// Epochs of linear learning-rate decay at the end (default: half of `epochs`).
     public var decayEpochs: Int?
+    /// Steps of linear learning-rate decay to zero at the end of `maxSteps` (replaces the epoch
+    /// decay; nil: decay by epochs).
+    public var decaySteps: Int?
     public var batchSize = 1
     public var seed: UInt64 = 0
     /// Run name: the folder under `output` (default: data folder name + model).
@@ -43,6 +47,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public var runDirectory: URL { URL(fileURLWithPath: output).appendingPathComponent(runName) }
 
+    /// The step-counted decay `decaySteps` asks for (nil without it or without `maxSteps`).
+    public var stepDecay: StepLinearDecay? {
+        guard let decaySteps, let maxSteps, (0...maxSteps).contains(decaySteps) else { return nil }
+        return StepLinearDecay(totalSteps: maxSteps, decaySteps: decaySteps)
+    }
+
     /// The model these options describe.
     public var configuration: ModelConfiguration {
         var c = ModelConfiguration.preset(preset, kind: model, imageSize: size)
@@ -63,7 +73,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             line("preset", preset.rawValue, defaults.preset.rawValue),
             line("size", "\(size)", "\(defaults.size)"),
             line("epochs", "\(epochs)", "\(defaults.epochs)"),
-            line("decay epochs", "\(decayEpochs ?? epochs / 2)", "\(defaults.decayEpochs ?? epochs / 2)"),
+            decaySteps.map { line("decay steps", "\($0) of \(maxSteps ?? 0)", "none") }
+                ?? line("decay epochs", "\(decayEpochs ?? epochs / 2)", "\(defaults.decayEpochs ?? epochs / 2)"),
             line("batch size", "\(batchSize)", "\(defaults.batchSize)"),
             line("seed", "\(seed)", "\(defaults.seed)"),
             line("name", runName, defaults.runName),
