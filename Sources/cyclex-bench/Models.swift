@@ -5,22 +5,26 @@ import CyclexNN
 import CyclexTraining
 import Foundation
 
-/// Accumulates wall time per named phase of the real CycleGAN step (used by `--profile`):
-/// the step announces each phase, the time until the next announcement is booked to it.
+/// Accumulates wall time and process CPU time per named phase of a real training step (used by
+/// `--profile`): the step announces each phase, the time until the next announcement is booked to it.
 final class PhaseProfiler: StepPhaseRecorder {
     var order: [String] = []
     var totals: [String: Double] = [:]
-    private var current: (name: String, start: UInt64)?
+    var cpuTotals: [String: Double] = [:]
+    private var current: (name: String, start: UInt64, cpu: Double)?
 
     func begin(_ name: String) {
-        let now = nowNanoseconds()
-        close(at: now)
-        current = (name, now)
+        let (now, cpu) = (nowNanoseconds(), processCPUSeconds())
+        close(at: now, cpu: cpu)
+        current = (name, now, cpu)
     }
 
     /// Ends the running phase at `time` (after the step returned).
-    func close(at time: UInt64) {
-        if let current { book(current.name, Double(time - current.start) * 1e-9) }
+    func close(at time: UInt64, cpu: Double = processCPUSeconds()) {
+        if let current {
+            book(current.name, Double(time - current.start) * 1e-9)
+            cpuTotals[current.name, default: 0] += cpu - current.cpu
+        }
         current = nil
     }
 

@@ -12,7 +12,11 @@ import CyclexTraining
 ///
 /// Each step's process CPU time (all threads) is recorded beside its wall time: on a shared
 /// machine the CPU time of a single-process step is what the load disturbs least.
-func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?, log: JSONLog) {
+///
+/// With `phases`, each xAI-CycleGAN row is followed by the phases of its step with and without
+/// explanations (CPU time per step, medians of the interleaved iterations are not needed here:
+/// the sums over `iterations` extra steps of each kind).
+func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?, phases: Bool = false, log: JSONLog) {
     BLAS.setThreadCount(2)
     var t = TextTable(
         "3d. cyclex train steps (batch 1, 2 threads; xAI with/without explanations A/B interleaved)",
@@ -65,6 +69,7 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
             }
             t.add(row)
             log.add("train_step", entry)
+            if phases, let xai { printPhases(of: xai, step: step, size: size, preset: preset, iterations: iterations, log: log) }
         }
     }
     t.notes.append("""
@@ -74,5 +79,35 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
         (ngf 64, 6 blocks, no mask discriminators), so only its saliency overhead is comparable: \
         PyTorch +4.0 % at 256, +3.7 % at 128 for 2 maps; cyclex computes 6 maps per step (2 input-mask + 4 gradient maps).
         """)
+    t.print()
+}
+
+/// CPU time per phase of the xAI step with and without explanations, the two kinds of step
+/// interleaved (`--profile` with `--only steps`): what the explanation machinery costs, phase by phase.
+private func printPhases(of model: XAICycleGANModel, step: () -> Void, size: Int, preset: ModelConfiguration.Preset,
+                         iterations: Int, log: JSONLog) {
+    let with = PhaseProfiler(), without = PhaseProfiler()
+    for _ in 0..<iterations {
+        for (uses, p) in [(true, with), (false, without)] {
+            model.usesExplanations = uses
+            model.phases = p
+            step()
+            p.close(at: nowNanoseconds())
+        }
+    }
+    model.phases = nil
+    model.usesExplanations = true
+    var t = TextTable("3d. phases of the xai-cyclegan \(preset.rawValue) step at \(size) (CPU ms per step, \(iterations) steps each)",
+                      ["phase", "with explanations", "without", "difference"])
+    let n = Double(iterations)
+    var sums = (0.0, 0.0)
+    for name in with.order + without.order.filter({ with.cpuTotals[$0] == nil }) {
+        let (a, b) = ((with.cpuTotals[name] ?? 0) / n, (without.cpuTotals[name] ?? 0) / n)
+        sums.0 += a; sums.1 += b
+        t.add([name, fmt(a * 1e3), fmt(b * 1e3), fmt((a - b) * 1e3)])
+        log.add("train_step_phase", ["preset": preset.rawValue, "size": size, "phase": name,
+                                     "cpu_with_s": a, "cpu_without_s": b])
+    }
+    t.add(["total", fmt(sums.0 * 1e3), fmt(sums.1 * 1e3), fmt((sums.0 - sums.1) * 1e3) + " (" + fmt(100 * (sums.0 - sums.1) / sums.1) + " %)"])
     t.print()
 }

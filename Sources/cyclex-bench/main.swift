@@ -21,7 +21,8 @@ let usage = """
                         image of the first --size, in a fresh process)
       --models LIST     training steps (section 3d) and translate cases of these only, comma separated, e.g.
                         xai-cyclegan-small,cyclegan-standard (default: all four)
-      --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size)
+      --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size), and
+                        with steps the xAI step's phases with and without explanations (CPU time)
       --json PATH       also write all results as JSON
       --help
     """
@@ -77,7 +78,7 @@ if wants("ops") { target = runOpsSection(quick: quick, reference: reference, log
 if wants("models") {
     runModelsSection(sizes: sizes, iterations: iterationCount, quick: quick, reference: reference, log: log)
 }
-if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }
+if wants("steps") { runTrainingStepsSection(sizes: sizes, iterations: iterationCount, models: stepModels, phases: profileRequested, log: log) }
 var allocationPass: Bool?
 if wants("alloc") { allocationPass = runAllocationCheck(size: sizes.min() ?? 64, log: log) }
 if wants("translate") { runTranslationSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log) }

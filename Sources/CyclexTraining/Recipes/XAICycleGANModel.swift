@@ -30,6 +30,8 @@ public final class XAICycleGANModel: ModelRecipe {
     /// gradients (an ablation, and the baseline for measuring the explanations' cost).
     public var usesExplanations = true
     public var gradientReducer: any GradientReducer = SingleProcessReducer()
+    /// Receives the step's phases (the benchmark's per-phase profile); nil in training.
+    public var phases: (any StepPhaseRecorder)?
     /// Where each generator's explanation rule is attached during the generator backward pass.
     private let ruleAB = GradientRuleSlot(), ruleBA = GradientRuleSlot()
 
@@ -105,19 +107,25 @@ public final class XAICycleGANModel: ModelRecipe {
     /// explanation-guided update, then each domain's discriminators.
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         var report = StepReport()
+        phases?.begin("pass 1: 2 G forwards, 2 Dm saliency maps, λ (explanation)")
         let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
             : try augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report,
                                  averaging: gradientReducer.averaged)
         report.keep("M_A_aug", maskAugA); report.keep("M_B_aug", maskAugB)
 
+        phases?.begin("pass 2: 6 G forwards")
         let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB)
+        phases?.begin("pass 2: 4 D forwards, G losses")
         let judged = JudgedFakes(self, fakeB: pass.fakeB, fakeA: pass.fakeA, maskAugA: maskAugA, maskAugB: maskAugB)
         let losses = generatorLosses(pass, judged, realA: realA, realB: realB)
         try requireFinite(losses.total.item, "the generator loss")
+        phases?.begin("4 saliency maps, real scores, E (explanation but real scores)")
         let explained = !usesExplanations ? nil : try explainCurrentDiscriminators(
             realA: realA, realB: realB, judged: judged, maskAugA: maskAugA, maskAugB: maskAugB, into: &report,
             averaging: gradientReducer.averaged)
+        phases?.begin("G backward (through D) and Adam")
         try updateGenerators(losses.total, maps: explained?.maps)
+        phases?.begin("D updates (real scores unless shared)")
 
         let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
                                               real: realA, realMask: maskAugA, fake: pass.fakeA, fakeMask: maskAugB,
@@ -127,6 +135,7 @@ public final class XAICycleGANModel: ModelRecipe {
                                               realScores: explained?.realScoresB, pool: poolB, maskedPool: poolMaskedB)
 
         report.losses = losses.named + [("D_A", lossDA.item), ("D_B", lossDB.item)]
+        phases?.begin("report")
         for (name, t) in pass.named { report.keep(name, t) }
         return report
     }
@@ -141,7 +150,7 @@ public final class XAICycleGANModel: ModelRecipe {
                         averaging: ([Float]) throws -> [Float]) rethrows -> (Tensor, Tensor) {
         let (dmA, dmB) = (maskDiscriminatorA, maskDiscriminatorB)
         return try withoutGradient { () throws -> (Tensor, Tensor) in
-            let yB = generatorAB(realA, mask: maskA), yA = generatorBA(realB, mask: maskB)
+            let yB = firstPassOutput(generatorAB, realA, mask: maskA), yA = firstPassOutput(generatorBA, realB, mask: maskB)
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
             // The fake half of each loss reuses the saliency pass's patch map (same D, same input).
@@ -158,6 +167,18 @@ public final class XAICycleGANModel: ModelRecipe {
                                    ("pass1.argmax_Dm_B", Float(argB[0])), ("pass1.argmax_Dm_A", Float(argA[0]))]
             return (maskA + inputSaliencyB * lambdaB, maskB + inputSaliencyA * lambdaA)
         }
+    }
+
+    /// Whether pass 1 runs the generators on the inference-only forward (`XaiInferenceForward`: no
+    /// autodiff ops, fused norm + activation in place, its own kernels), which gives the training
+    /// forward's values to float rounding at a fraction of its time. `CYCLEX_XAI_PASS1_INFERENCE=0`
+    /// runs the training forward without recording instead (for A/B).
+    static let firstPassUsesInferenceForward: Bool =
+        ProcessInfo.processInfo.environment["CYCLEX_XAI_PASS1_INFERENCE"] != "0"
+
+    /// One generator's pass-1 output under the drawn mask, without gradient.
+    private func firstPassOutput(_ g: XaiGenerator, _ x: Tensor, mask: Tensor) -> Tensor {
+        Self.firstPassUsesInferenceForward ? XaiInferenceForward(g)(x, mask: mask) : g(x, mask: mask)
     }
 
     /// Pass 2, with graph: the six generator calls under the augmented masks, in the fixtures' order.
