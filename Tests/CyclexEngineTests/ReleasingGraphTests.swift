@@ -2,12 +2,15 @@ import CyclexEngine
 import Testing
 
 /// `backward(accumulatingInto:releasingGraph: true)` gives the same gradients as the ordinary
-/// backward, and frees the intermediate activations during the walk although the loss itself is
-/// still held (the ordinary backward keeps them alive through the loss's graph).
+/// backward, and frees the saved activations during the walk although the loss itself is still
+/// held (the ordinary backward keeps them alive through the loss's graph). Activations that no
+/// backward reads are not kept by the graph at all.
 @Suite struct ReleasingGraphTests {
-    final class Box { weak var tensor: Tensor? }
+    final class Box { weak var storage: TensorStorage?; weak var unread: TensorStorage? }
 
-    /// loss = Σ relu(conv(x, w)) ⊙ c, with a weak reference to the conv output.
+    /// loss = Σ relu(conv(x, w)) ⊙ c, with weak references to the storage of the ReLU's output
+    /// (its backward reads it) and of the conv output (no backward reads it: the conv's weight
+    /// gradient reads x, the ReLU's reads its output).
     static func run(releasing: Bool) -> (gradient: [Float], intermediateAlive: Bool) {
         var r = Inputs(seed: 51_000)
         let x = r.normal([1, 3, 6, 6])
@@ -16,15 +19,18 @@ import Testing
         let box = Box()
         let loss: Tensor = {
             let h = x.conv2d(weight: w)
-            box.tensor = h
-            return (h.relu() * c).sum()
+            let y = h.relu()
+            box.storage = y.storage
+            box.unread = h.storage
+            return (y * c).sum()
         }()
+        #expect(box.unread == nil, "the graph does not keep the conv output, which no backward reads")
         if releasing {
             loss.backward(accumulatingInto: [w], releasingGraph: true)
         } else {
             loss.backward(accumulatingInto: [w])
         }
-        let alive = box.tensor != nil
+        let alive = box.storage != nil
         _ = loss.item  // the loss stays referenced until here
         return (w.gradient!.scalars, alive)
     }
@@ -33,6 +39,6 @@ import Testing
         let kept = Self.run(releasing: false), released = Self.run(releasing: true)
         #expect(kept.gradient == released.gradient)
         #expect(kept.intermediateAlive, "the ordinary backward keeps the graph (and its activations)")
-        #expect(!released.intermediateAlive, "releasing the graph frees the conv output during backward")
+        #expect(!released.intermediateAlive, "releasing the graph frees the saved ReLU output during backward")
     }
 }

@@ -3,7 +3,7 @@ extension Tensor {
     /// Back-propagates from this tensor and accumulates into `gradient` of every leaf that
     /// requires one. `seed` is dL/dself (default: ones, for a scalar loss).
     public func backward(seed: Tensor? = nil) {
-        Self.propagate(from: self, seed: seed, targets: nil) { leaf, g in leaf.accumulateGradient(g) }
+        Self.propagate(from: self, seed: seed, targets: nil) { leaf, g in leaf.tensor?.accumulateGradient(g) }
     }
 
     /// Back-propagates and accumulates only into the listed leaves (e.g. one network's
@@ -17,9 +17,9 @@ extension Tensor {
     /// so activations are freed during the walk instead of after it; the graph cannot be
     /// differentiated again afterwards.
     public func backward(accumulatingInto leaves: [Tensor], seed: Tensor? = nil, releasingGraph: Bool) {
-        let targets = Set(leaves.map(ObjectIdentifier.init))
+        let targets = Set(leaves.map { ObjectIdentifier($0.graphVertex) })
         Self.propagate(from: self, seed: seed, targets: targets, releasingGraph: releasingGraph) { leaf, g in
-            leaf.accumulateGradient(g)
+            leaf.tensor?.accumulateGradient(g)
         }
     }
 
@@ -27,11 +27,11 @@ extension Tensor {
     /// computation such as a saliency map). Inputs the output does not depend on get zeros.
     public static func gradients(of output: Tensor, withRespectTo inputs: [Tensor], seed: Tensor? = nil) -> [Tensor] {
         var found: [ObjectIdentifier: Tensor] = [:]
-        let targets = Set(inputs.map(ObjectIdentifier.init))
+        let targets = Set(inputs.map { ObjectIdentifier($0.graphVertex) })
         propagate(from: output, seed: seed, targets: targets) { x, g in
             found[ObjectIdentifier(x)] = found[ObjectIdentifier(x)].map { $0 + g } ?? g
         }
-        return inputs.map { found[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
+        return inputs.map { found[ObjectIdentifier($0.graphVertex)] ?? Tensor(zeros: $0.shape) }
     }
 
     /// Adds `g` to this leaf's gradient (a private copy on first use, then in place).
@@ -48,64 +48,65 @@ extension Tensor {
     public func zeroGradient() { gradient = nil }
 
     /// The engine: orders the graph, then walks it backwards once, pruning branches that
-    /// reach no target (`targets == nil`: every leaf that requires a gradient).
+    /// reach no target (`targets == nil`: every leaf that requires a gradient). Targets are
+    /// vertex identities; `deliver` receives the target's vertex and its gradient.
     static func propagate(
         from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?, releasingGraph: Bool = false,
-        deliver: (Tensor, Tensor) -> Void
+        deliver: (GraphVertex, Tensor) -> Void
     ) {
         precondition(root.requiresGradient || targets != nil,
                      "backward() on a tensor that does not require a gradient (was it computed without gradient?)")
+        let seedTensor = seed ?? Tensor(repeating: 1, shape: root.shape)
+        precondition(seedTensor.count == root.count, "seed shape \(seedTensor.shape) does not match \(root.shape)")
         // Gradient arithmetic itself is never recorded.
         withoutGradient {
-            propagateUnrecorded(from: root, seed: seed, targets: targets, releasingGraph: releasingGraph, deliver: deliver)
+            propagateUnrecorded(from: root.graphVertex, seed: seedTensor, targets: targets, releasingGraph: releasingGraph,
+                                deliver: deliver)
         }
     }
 
     private static func propagateUnrecorded(
-        from root: Tensor, seed: Tensor?, targets: Set<ObjectIdentifier>?, releasingGraph: Bool,
-        deliver: (Tensor, Tensor) -> Void
+        from root: GraphVertex, seed seedTensor: Tensor, targets: Set<ObjectIdentifier>?, releasingGraph: Bool,
+        deliver: (GraphVertex, Tensor) -> Void
     ) {
-        let seedTensor = seed ?? Tensor(repeating: 1, shape: root.shape)
-        precondition(seedTensor.count == root.count, "seed shape \(seedTensor.shape) does not match \(root.shape)")
-
-        // Post-order: every tensor after all of its inputs.
-        var order: [Tensor] = []
+        // Post-order: every vertex after all of its inputs.
+        var order: [GraphVertex] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Bool)] = [(root, false)]
-        while let (t, expanded) = stack.popLast() {
-            if expanded { order.append(t); continue }
-            guard visited.insert(ObjectIdentifier(t)).inserted else { continue }
-            stack.append((t, true))
-            if let node = t.gradNode {
+        var stack: [(GraphVertex, Bool)] = [(root, false)]
+        while let (v, expanded) = stack.popLast() {
+            if expanded { order.append(v); continue }
+            guard visited.insert(ObjectIdentifier(v)).inserted else { continue }
+            stack.append((v, true))
+            if let node = v.node {
                 for input in node.inputs where input.requiresGradient && !visited.contains(ObjectIdentifier(input)) {
                     stack.append((input, false))
                 }
             }
         }
 
-        // Which tensors lead to a target.
+        // Which vertices lead to a target.
         var needed = Set<ObjectIdentifier>()
-        for t in order {
-            let id = ObjectIdentifier(t)
+        for v in order {
+            let id = ObjectIdentifier(v)
             if let targets, targets.contains(id) { needed.insert(id); continue }
-            if let node = t.gradNode {
+            if let node = v.node {
                 if node.inputs.contains(where: { needed.contains(ObjectIdentifier($0)) }) { needed.insert(id) }
-            } else if targets == nil && t.requiresGradient {
+            } else if targets == nil && v.requiresGradient {
                 needed.insert(id)
             }
         }
         guard needed.contains(ObjectIdentifier(root)) else { return }
 
         var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seedTensor]
-        // Walk in reverse post-order; popping drops the walk's own reference to each tensor as it
-        // is done (ids stay distinct: every tensor of the graph was alive when `needed` was built).
-        while let t = order.popLast() {
-            let id = ObjectIdentifier(t)
+        // Walk in reverse post-order; popping drops the walk's own reference to each vertex as it
+        // is done (ids stay distinct: every vertex of the graph was alive when `needed` was built).
+        while let v = order.popLast() {
+            let id = ObjectIdentifier(v)
             guard let g = pending.removeValue(forKey: id) else { continue }
-            let isTarget = targets.map { $0.contains(id) } ?? (t.gradNode == nil)
-            if isTarget { deliver(t, g) }
-            guard let node = t.gradNode else { continue }
-            if releasingGraph { t.gradNode = nil }
+            let isTarget = targets.map { $0.contains(id) } ?? (v.node == nil)
+            if isTarget { deliver(v, g) }
+            guard let node = v.node else { continue }
+            if releasingGraph { v.node = nil }
             let mask = node.inputs.map { needed.contains(ObjectIdentifier($0)) }
             guard mask.contains(true) else { continue }
             let inputGradients = node.backward(g, mask)

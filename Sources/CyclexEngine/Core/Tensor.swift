@@ -14,8 +14,8 @@ public final class Tensor {
     public var requiresGradient: Bool
     /// The accumulated gradient of a leaf after `backward()`; same shape as the tensor.
     public var gradient: Tensor?
-    /// How this tensor was computed, when recorded; nil for leaves.
-    var gradNode: GradNode?
+    /// This tensor's place in the recorded graph (`graphVertex`), once it took part in a recorded op.
+    var vertex: GraphVertex?
 
     /// Wraps existing storage (no copy).
     public init(shape: [Int], storage: TensorStorage, requiresGradient: Bool = false) {

@@ -3,18 +3,21 @@ import Foundation
 /// Pointwise activations with PyTorch's derivatives at the kinks:
 /// relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = α.
 extension Tensor {
-    /// Applies `forward` elementwise; the backward multiplies by `derivative(x, y)`.
+    /// Applies `forward` elementwise; the backward multiplies by `derivative(x, y)`. Only the
+    /// operand the derivative reads is kept for the backward pass (`readsInput` x, otherwise y):
+    /// the other may be freed as soon as the forward pass is done with it.
     @inline(__always)
     func pointwise(
-        name: String, forward: (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float
+        name: String, forward: (Float) -> Float, readsInput: Bool,
+        derivative: @escaping (_ xOrY: Float) -> Float
     ) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.map(pointer, out.pointer, count: count, forward)
         guard Tensor.willRecord(self) else { return out }
-        let (xd, yd) = (detached(), out.detached())
+        let saved = readsInput ? detached() : out.detached()
         return Tensor.record(out, name: name, inputs: [self]) { g, _ in
-            let r = Tensor(uninitializedShape: xd.shape)
-            Kernels.zip3(g.pointer, xd.pointer, yd.pointer, r.pointer, count: r.count) { g, x, y in g * derivative(x, y) }
+            let r = Tensor(uninitializedShape: saved.shape)
+            Kernels.zip(g.pointer, saved.pointer, r.pointer, count: r.count) { g, v in g * derivative(v) }
             return [r]
         }
     }
@@ -30,17 +33,19 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.leakyRelu(pointer, out.pointer, count: count, slope: slope)
         guard Tensor.willRecord(self) else { return out }
-        let xd = detached()
+        // With slope ≥ 0, y > 0 exactly where x > 0 (and y = ±0 at x = 0, like x): the backward can
+        // read the output, which the next layer usually keeps anyway, and the input can go.
+        let saved = slope >= 0 ? out.detached() : detached()
         return Tensor.record(out, name: name, inputs: [self]) { g, _ in
-            let r = Tensor(uninitializedShape: xd.shape)
-            Kernels.leakyReluBackward(g.pointer, xd.pointer, r.pointer, count: r.count, slope: slope)
+            let r = Tensor(uninitializedShape: saved.shape)
+            Kernels.leakyReluBackward(g.pointer, saved.pointer, r.pointer, count: r.count, slope: slope)
             return [r]
         }
     }
 
     /// tanh via `FastMath.tanh` (|error| ≤ 3e-7); derivative 1 − y².
     public func tanh() -> Tensor {
-        pointwise(name: "tanh", forward: FastMath.tanh, derivative: { _, y in 1 - y * y })
+        pointwise(name: "tanh", forward: FastMath.tanh, readsInput: false, derivative: { y in 1 - y * y })
     }
 
     /// 1 / (1 + e^(−x)); derivative y(1 − y).
@@ -48,7 +53,7 @@ extension Tensor {
         pointwise(
             name: "sigmoid",
             forward: { x in x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) },
-            derivative: { _, y in y * (1 - y) })
+            readsInput: false, derivative: { y in y * (1 - y) })
     }
 
     /// x for x > 0, α(eˣ − 1) otherwise (α may be negative: the last version of xAI-CycleGAN's code
@@ -56,7 +61,7 @@ extension Tensor {
     public func elu(alpha: Float = 1) -> Tensor {
         pointwise(
             name: "elu", forward: { x in x > 0 ? x : alpha * (Foundation.exp(x) - 1) },
-            derivative: { x, _ in x > 0 ? 1 : alpha * Foundation.exp(x) })
+            readsInput: true, derivative: { x in x > 0 ? 1 : alpha * Foundation.exp(x) })
     }
 
     /// Exact GELU, x · Φ(x) = x · ½(1 + erf(x/√2)).
@@ -65,7 +70,8 @@ extension Tensor {
         let invSqrt2Pi: Float = 0.39894228040143268
         return pointwise(
             name: "gelu", forward: { x in 0.5 * x * (1 + Foundation.erf(x * invSqrt2)) },
-            derivative: { x, _ in
+            readsInput: true,
+            derivative: { x in
                 0.5 * (1 + Foundation.erf(x * invSqrt2)) + x * invSqrt2Pi * Foundation.exp(-0.5 * x * x)
             })
     }

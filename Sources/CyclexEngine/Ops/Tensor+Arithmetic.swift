@@ -48,36 +48,42 @@ extension Tensor {
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastingBinary(a, b, .add)
+        let (shapeA, shapeB) = (a.shape, b.shape)  // not the operands: their values are not needed
         return record(out, name: "add", inputs: [a, b]) { g, needs in
-            [needs[0] ? reduced(g, toShape: a.shape) : nil, needs[1] ? reduced(g, toShape: b.shape) : nil]
+            [needs[0] ? reduced(g, toShape: shapeA) : nil, needs[1] ? reduced(g, toShape: shapeB) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastingBinary(a, b, .subtract)
+        let (shapeA, shapeB) = (a.shape, b.shape)
         return record(out, name: "sub", inputs: [a, b]) { g, needs in
-            [needs[0] ? reduced(g, toShape: a.shape) : nil, needs[1] ? reduced(-g, toShape: b.shape) : nil]
+            [needs[0] ? reduced(g, toShape: shapeA) : nil, needs[1] ? reduced(-g, toShape: shapeB) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastingBinary(a, b, .multiply)
-        let (ad, bd) = (a.detached(), b.detached())
+        guard willRecord(a, b) else { return out }
+        // Each operand's gradient reads the other operand: keep a value only if it will be read.
+        let (ad, bd) = (b.requiresGradient ? a.detached() : nil, a.requiresGradient ? b.detached() : nil)
+        let (shapeA, shapeB) = (a.shape, b.shape)
         return record(out, name: "mul", inputs: [a, b]) { g, needs in
-            [needs[0] ? reduced(broadcastingBinary(g, bd, .multiply), toShape: a.shape) : nil,
-             needs[1] ? reduced(broadcastingBinary(g, ad, .multiply), toShape: b.shape) : nil]
+            [needs[0] ? reduced(broadcastingBinary(g, bd!, .multiply), toShape: shapeA) : nil,
+             needs[1] ? reduced(broadcastingBinary(g, ad!, .multiply), toShape: shapeB) : nil]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastingBinary(a, b, .divide)
         let (ad, bd) = (a.detached(), b.detached())
+        let (shapeA, shapeB) = (a.shape, b.shape)
         return record(out, name: "div", inputs: [a, b]) { g, needs in
             var ga: Tensor?, gb: Tensor?
-            if needs[0] { ga = reduced(broadcastingBinary(g, bd, .divide), toShape: a.shape) }
+            if needs[0] { ga = reduced(broadcastingBinary(g, bd, .divide), toShape: shapeA) }
             if needs[1] {
                 let q = broadcastingBinary(broadcastingBinary(g, ad, .multiply), broadcastingBinary(bd, bd, .multiply), .divide)
-                gb = reduced(-q, toShape: b.shape)
+                gb = reduced(-q, toShape: shapeB)
             }
             return [ga, gb]
         }

@@ -27,10 +27,13 @@ extension Tensor {
             convolveByIm2col(weight: weight, bias: bias, geometry: geometry, into: out)
         }
         guard Tensor.willRecord(self, weight) || (bias.map { Tensor.willRecord($0) } ?? false) else { return out }
-        let (xd, wd) = (detached(), weight.detached())
+        // The weight gradient reads x, the input gradient reads the weight: keep only what can be read.
+        let (xd, wd) = (weight.requiresGradient ? detached() : nil, requiresGradient ? weight.detached() : nil)
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        let (xShape, wShape) = (shape, weight.shape)
         return Tensor.record(out, name: "conv2d", inputs: inputs) { g, needs in
-            Tensor.conv2dBackward(g, x: xd, weight: wd, geometry: geometry, needs: needs, hasBias: bias != nil)
+            Tensor.conv2dBackward(g, x: xd, xShape: xShape, weight: wd, weightShape: wShape, geometry: geometry,
+                                  needs: needs, hasBias: bias != nil)
         }
     }
 
@@ -68,10 +71,15 @@ extension Tensor {
         }
     }
 
+    /// The gradients of `conv2d`: x (shape `xShape`) is read only for the weight gradient
+    /// (`needs[1]`), the weight only for the input gradient (`needs[0]`).
     static func conv2dBackward(
-        _ g: Tensor, x: Tensor, weight: Tensor, geometry: ConvGeometry, needs: [Bool], hasBias: Bool
+        _ g: Tensor, x savedX: Tensor?, xShape: [Int], weight savedWeight: Tensor?, weightShape: [Int],
+        geometry: ConvGeometry, needs: [Bool], hasBias: Bool
     ) -> [Tensor?] {
-        let batch = x.shape[0], cout = weight.shape[0]
+        precondition((!needs[1] || savedX != nil) && (!needs[0] || savedWeight != nil),
+                     "conv2d backward: a gradient was asked for whose operand was not saved")
+        let batch = xShape[0], cout = weightShape[0]
         let k = geometry.patchSize, n = geometry.outputPixels
         let imageSize = geometry.channels * geometry.height * geometry.width
         let isPointwise = geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && geometry.stride == 1 && geometry.padding == 0
@@ -79,20 +87,20 @@ extension Tensor {
         if usesDirectConvolution(geometry, outputChannels: cout) {
             let (cin, h, w, kh, kw) = (geometry.channels, geometry.height, geometry.width, geometry.kernelHeight, geometry.kernelWidth)
             if needs[1] {
-                let gradWeight = Tensor(uninitializedShape: weight.shape)
+                let gradWeight = Tensor(uninitializedShape: weightShape)
                 for b in 0..<batch {
                     DirectConvolution.backwardWeight(
-                        gradOutput: g.pointer + b * cout * n, x: x.pointer + b * imageSize, gradWeight: gradWeight.pointer,
+                        gradOutput: g.pointer + b * cout * n, x: savedX!.pointer + b * imageSize, gradWeight: gradWeight.pointer,
                         accumulate: b > 0, inputChannels: cin, outputChannels: cout, height: h, width: w,
                         kernelHeight: kh, kernelWidth: kw)
                 }
                 gw = gradWeight
             }
             if needs[0] {
-                let gradInput = Tensor(zeros: x.shape)
+                let gradInput = Tensor(zeros: xShape)
                 for b in 0..<batch {
                     DirectConvolution.backwardInput(
-                        gradOutput: g.pointer + b * cout * n, weight: weight.pointer, gradInput: gradInput.pointer + b * imageSize,
+                        gradOutput: g.pointer + b * cout * n, weight: savedWeight!.pointer, gradInput: gradInput.pointer + b * imageSize,
                         inputChannels: cin, outputChannels: cout, height: h, width: w, kernelHeight: kh, kernelWidth: kw)
                 }
                 gx = gradInput
@@ -104,16 +112,16 @@ extension Tensor {
         let bands = Kernels.im2colBands(geometry), outW = geometry.outputWidth
         let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * largestBand(bands, geometry))
         if needs[1] && winograd {
-            let gradWeight = Tensor(uninitializedShape: weight.shape)
+            let gradWeight = Tensor(uninitializedShape: weightShape)
             WinogradConvolution.weightGradient(
-                gradOutput: g.pointer, input: x.pointer, into: gradWeight.pointer, batch: batch,
+                gradOutput: g.pointer, input: savedX!.pointer, into: gradWeight.pointer, batch: batch,
                 inputChannels: geometry.channels, outputChannels: cout, height: geometry.height, width: geometry.width,
                 padding: geometry.padding)
             gw = gradWeight
         } else if needs[1] {
-            let gradWeight = Tensor(uninitializedShape: weight.shape)
+            let gradWeight = Tensor(uninitializedShape: weightShape)
             for b in 0..<batch {
-                let xb = x.pointer + b * imageSize, gb = g.pointer + b * cout * n
+                let xb = savedX!.pointer + b * imageSize, gb = g.pointer + b * cout * n
                 if isPointwise {
                     BLAS.sgemm(transposeB: true, m: cout, n: k, k: n, a: gb, lda: n, b: xb, ldb: n, beta: b == 0 ? 0 : 1,
                                c: gradWeight.pointer, ldc: k)
@@ -134,24 +142,24 @@ extension Tensor {
             let cin = geometry.channels
             let u = TensorStorage(count: 16 * cout * cin)
             WinogradConvolution.transformWeights(
-                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: u.pointer)
-            let gradInput = Tensor(uninitializedShape: x.shape)
+                savedWeight!.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: u.pointer)
+            let gradInput = Tensor(uninitializedShape: xShape)
             WinogradConvolution.convolve(
                 g.pointer, transformedWeights: u.pointer, bias: nil, into: gradInput.pointer, batch: batch,
                 inputChannels: cout, outputChannels: cin, height: geometry.outputHeight, width: geometry.outputWidth,
                 padding: 2 - geometry.padding)
             gx = gradInput
         } else if needs[0] {
-            let gradInput = Tensor(zeros: x.shape)
+            let gradInput = Tensor(zeros: xShape)
             for b in 0..<batch {
                 let gxb = gradInput.pointer + b * imageSize, gb = g.pointer + b * cout * n
                 if isPointwise {
-                    BLAS.sgemm(transposeA: true, m: k, n: n, k: cout, a: weight.pointer, lda: k, b: gb, ldb: n, c: gxb, ldc: n)
+                    BLAS.sgemm(transposeA: true, m: k, n: n, k: cout, a: savedWeight!.pointer, lda: k, b: gb, ldb: n, c: gxb, ldc: n)
                     continue
                 }
                 for band in bands {
                     let bandPixels = band.count * outW
-                    BLAS.sgemm(transposeA: true, m: k, n: bandPixels, k: cout, a: weight.pointer, lda: k,
+                    BLAS.sgemm(transposeA: true, m: k, n: bandPixels, k: cout, a: savedWeight!.pointer, lda: k,
                                b: gb + band.lowerBound * outW, ldb: n, c: cols.pointer, ldc: bandPixels)
                     Kernels.col2im(cols.pointer, geometry, gxb, outputRows: band)
                 }

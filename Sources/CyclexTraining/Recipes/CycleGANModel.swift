@@ -1,3 +1,4 @@
+import Foundation
 import CyclexEngine
 import CyclexImaging
 import CyclexInference
@@ -56,29 +57,52 @@ public final class CycleGANModel: ModelRecipe {
         .junyanzEnd(constantEpochs: epochs - decayEpochs, decayEpochs: decayEpochs)
     }
 
+    /// Whether the identity terms get their own backward pass before the other generator passes
+    /// are built (default; `CYCLEX_SPLIT_IDENTITY=0` runs one backward over the whole loss, as
+    /// junyanz's code does, for A/B of memory and time).
+    static let separatesIdentityBackward: Bool = ProcessInfo.processInfo.environment["CYCLEX_SPLIT_IDENTITY"] != "0"
+
     /// junyanz's `optimize_parameters` order (`docs/training.md#cyclegan-step`).
     public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
         let c = configuration
         let (generatorA, generatorB) = (generators.a, generators.b)
+        optimizerG.zeroGradients()
+        // Identity terms first, with their own backward: they depend on nothing else, so their two
+        // generator graphs are freed before the other four are built (peak memory: 4 generator
+        // graphs instead of 6). The gradients are the same sums, accumulated in another order.
+        let separateIdentity = Self.separatesIdentityBackward
+        phases?.begin("G forward ×2 (identity)")
+        let idtA = generatorA(realB), idtB = generatorB(realA)
+        let lossIdtA = idtA.l1Loss(target: realB) * c.identityWeight
+        let lossIdtB = idtB.l1Loss(target: realA) * c.identityWeight
+        if separateIdentity {
+            phases?.begin("G backward (2 identity passes)")
+            try requireFinite(lossIdtA.item + lossIdtB.item, "the generator loss")
+            (lossIdtA + lossIdtB).backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+        }
         phases?.begin("G forward ×4 (fake, rec)")
         let fakeB = generatorA(realA), recA = generatorB(fakeB)
         let fakeA = generatorB(realB), recB = generatorA(fakeA)
 
         // Generators, discriminators frozen (their parameters receive nothing).
-        phases?.begin("G forward ×2 (identity)")
-        let idtA = generatorA(realB), idtB = generatorB(realA)
         phases?.begin("D forward ×2 (frozen) and G losses")
         let lossGA = discriminatorA(fakeB).mseLoss(target: 1) * c.adversarialWeight
         let lossGB = discriminatorB(fakeA).mseLoss(target: 1) * c.adversarialWeight
         let lossCycleA = recA.l1Loss(target: realA) * c.cycleWeight
         let lossCycleB = recB.l1Loss(target: realB) * c.cycleWeight
-        let lossIdtA = idtA.l1Loss(target: realB) * c.identityWeight
-        let lossIdtB = idtB.l1Loss(target: realA) * c.identityWeight
-        let lossG = lossGA + lossGB + lossCycleA + lossCycleB + lossIdtA + lossIdtB
-        try requireFinite(lossG.item, "the generator loss")
-        phases?.begin("G backward (through D, 6 G passes)")
-        optimizerG.zeroGradients()
-        lossG.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+        let lossG: Tensor
+        if separateIdentity {
+            let rest = lossGA + lossGB + lossCycleA + lossCycleB
+            lossG = withoutGradient { rest + lossIdtA + lossIdtB }  // the reported total, same sum as below
+            try requireFinite(lossG.item, "the generator loss")
+            phases?.begin("G backward (through D, 4 G passes)")
+            rest.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+        } else {
+            lossG = lossGA + lossGB + lossCycleA + lossCycleB + lossIdtA + lossIdtB
+            try requireFinite(lossG.item, "the generator loss")
+            phases?.begin("G backward (through D, 6 G passes)")
+            lossG.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+        }
         phases?.begin("Adam G")
         try requireFiniteGradients(optimizerG.parameters, "the generators")
         try gradientReducer.reduceGradients(optimizerG.parameters)
