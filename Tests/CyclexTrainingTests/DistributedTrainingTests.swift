@@ -43,10 +43,10 @@ struct DistributedTrainingTests {
         return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 
-    static func trainArguments(_ root: URL, kind: String, batch: Int, name: String, steps: Int = steps) -> [String] {
+    static func trainArguments(_ root: URL, kind: String, batch: Int, name: String, steps: Int = steps, seed: Int = 0) -> [String] {
         ["train", root.appendingPathComponent("data").path, "--model", kind, "--preset", "tiny", "--size", "32",
          "--batch-size", String(batch), "--epochs", "2", "--max-steps", String(steps), "--sample-every", "0",
-         "--snapshot-every", "0", "--output", root.appendingPathComponent("runs").path, "--name", name]
+         "--snapshot-every", "0", "--output", root.appendingPathComponent("runs").path, "--name", name, "--seed", String(seed)]
     }
 
     /// The losses of every logged step, by name.
@@ -70,13 +70,17 @@ struct DistributedTrainingTests {
         // and λ pass such differences on quickly (its runs with 2 × 2 against 4 reach 4e-4 relative
         // in the losses by step 2 on this data, as do 4 × 1 against 2 × 2 by step 4 on other data);
         // a patch arg-max can even flip at a near-tie. This data and seed stay within 2e-4 for 4 steps
-        // (docs/distributed.md#semantics).
+        // (docs/distributed.md#semantics). xAI-CycleGAN uses seed 2: from seed 0, two single-process
+        // runs whose first pass differs only by float rounding (training against inference forward,
+        // CYCLEX_XAI_PASS1_INFERENCE) already drift to 12× the bound by step 4, while 2 ranks against
+        // one process stay below 0.06 of it with seeds 1, 2 and 3 (measured 2026-11-30).
+        let seed = kind == "xai-cyclegan" ? 2 : 0
         let root = try TrainerTests().makeDataset(count: 6)
         defer { try? FileManager.default.removeItem(at: root) }
-        let one = try runCyclex(Self.trainArguments(root, kind: kind, batch: 2 * perRank, name: "one"),
+        let one = try runCyclex(Self.trainArguments(root, kind: kind, batch: 2 * perRank, name: "one", seed: seed),
                                 environment: ["OPENBLAS_NUM_THREADS": "1"])
         #expect(one.status == 0, "\(one.stderr)")
-        let two = try Self.runMPI(ranks: 2, Self.trainArguments(root, kind: kind, batch: perRank, name: "two") + ["--mpi"])
+        let two = try Self.runMPI(ranks: 2, Self.trainArguments(root, kind: kind, batch: perRank, name: "two", seed: seed) + ["--mpi"])
         #expect(two.status == 0, "\(two.output)")
         guard one.status == 0, two.status == 0 else { return }
         #expect(two.output.contains("data-parallel: 2 replicas × batch \(perRank) = global batch \(2 * perRank)"), "\(two.output)")
