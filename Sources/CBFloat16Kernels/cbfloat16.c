@@ -384,19 +384,21 @@ CX_AVX512_TARGET static inline void input_tiles(const float *r0, const float *r1
     }
 }
 
-/* Fills 4 zero- or reflection-padded rows of one channel, for tile row ty, into buf (4 rows of width bw). */
+/* Fills 4 zero- or reflection-padded rows of one channel, for tile row ty, into buf (4 rows of
+ * width bw). Only the first `used` columns (the padded width the tiles read, 2 tile_cols + 2) are
+ * written: the rest of the buffer was zeroed once when it was allocated and stays zero. */
 static void fill_rows(const float *image, int height, int width, int pad, int reflect, int ty, float *buf, int bw,
-                      const int *column_source) {
+                      int used, const int *column_source) {
     for (int r = 0; r < 4; r++) {
         float *row = buf + (size_t)r * bw;
         int ih = source_index(2 * ty - pad + r, height, reflect);
-        if (ih < 0) { memset(row, 0, sizeof(float) * (size_t)bw); continue; }
+        if (ih < 0) { memset(row, 0, sizeof(float) * (size_t)used); continue; }
         const float *src = image + (size_t)ih * width;
         /* Buffer columns pad..pad+width-1 are the image row itself; only the borders need the map. */
-        int lo = pad < bw ? pad : bw, hi = pad + width < bw ? pad + width : bw;
+        int lo = pad < used ? pad : used, hi = pad + width < used ? pad + width : used;
         for (int c = 0; c < lo; c++) row[c] = column_source[c] < 0 ? 0.0f : src[column_source[c]];
         if (hi > lo) memcpy(row + lo, src, sizeof(float) * (size_t)(hi - lo));
-        for (int c = hi > lo ? hi : lo; c < bw; c++) row[c] = column_source[c] < 0 ? 0.0f : src[column_source[c]];
+        for (int c = hi > lo ? hi : lo; c < used; c++) row[c] = column_source[c] < 0 ? 0.0f : src[column_source[c]];
     }
 }
 
@@ -407,10 +409,11 @@ void cx_inference_winograd_input_bf16(const float *x, int channels, int height, 
     int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
     int groups = div_up(tile_cols, 16);
     int bw = groups * 32 + 4;                    /* every load of the last group stays inside */
+    int used = 2 * tile_cols + 2 < bw ? 2 * tile_cols + 2 : bw;   /* columns the tiles read */
     int cp = div_up(channels, 2);
     size_t matrix = cx_bf16_packed_b_count(channels, tiles);
     /* Heap, not stack: worker threads have small stacks and a row may be thousands of pixels. */
-    float *buffers = malloc(sizeof(float) * 8 * (size_t)bw);
+    float *buffers = calloc(8 * (size_t)bw, sizeof(float));
     int *column_source = malloc(sizeof(int) * (size_t)bw);
     if (!buffers || !column_source) abort();
     float *buf[2] = {buffers, buffers + 4 * (size_t)bw};
@@ -422,9 +425,9 @@ void cx_inference_winograd_input_bf16(const float *x, int channels, int height, 
     for (int c = c_begin; c < c_end; c += 2) {
         int pair = c / 2, has_second = c + 1 < channels;
         for (int ty = ty_begin; ty < ty_end; ty++) {
-            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf[0], bw, column_source);
+            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf[0], bw, used, column_source);
             if (has_second)
-                fill_rows(x + (size_t)(c + 1) * height * width, height, width, pad, reflect, ty, buf[1], bw,
+                fill_rows(x + (size_t)(c + 1) * height * width, height, width, pad, reflect, ty, buf[1], bw, used,
                           column_source);
             for (int g = 0; g < groups; g++) {
                 int tx0 = 16 * g, valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
@@ -467,14 +470,15 @@ void cx_inference_winograd_input_f32(const float *x, int channels, int height, i
     int tile_cols = div_up(out_w, 2), tiles = (ty_end - ty_begin) * tile_cols;
     int groups = div_up(tile_cols, 16);
     int bw = groups * 32 + 4;
+    int used = 2 * tile_cols + 2 < bw ? 2 * tile_cols + 2 : bw;
     size_t matrix = cx_f32_packed_b_count(channels, tiles);
-    float *buf = malloc(sizeof(float) * 4 * (size_t)bw);
+    float *buf = calloc(4 * (size_t)bw, sizeof(float));
     int *column_source = malloc(sizeof(int) * (size_t)bw);
     if (!buf || !column_source) abort();
     for (int c = 0; c < bw; c++) column_source[c] = c < 2 * tile_cols + 2 ? source_index(c - pad, width, reflect) : -1;
     for (int c = c_begin; c < c_end; c++) {
         for (int ty = ty_begin; ty < ty_end; ty++) {
-            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf, bw, column_source);
+            fill_rows(x + (size_t)c * height * width, height, width, pad, reflect, ty, buf, bw, used, column_source);
             for (int g = 0; g < groups; g++) {
                 int tx0 = 16 * g, valid = tile_cols - tx0 < 16 ? tile_cols - tx0 : 16;
                 __m512 v[16];
@@ -544,6 +548,44 @@ void cx_inference_winograd_output(const float *m, int channels, int out_height, 
     }
 }
 
+/* Instance norm of one plane of n floats in place (mean and biased variance from 16 float lanes
+ * combined in double, epsilon inside the square root, as PyTorch's InstanceNorm2d), then
+ * f(v) = v > 0 ? v : slope * v (slope 1: identity), then + residual[i] if residual. */
+CX_AVX512_TARGET static void normalize_plane(float *x, int n, float slope, const float *residual, float epsilon) {
+    __m512 s = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lanes(n - i), x + i));
+    double mean = (double)_mm512_reduce_add_ps(s) / n;
+    __m512 m = _mm512_set1_ps((float)mean), q = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = lanes(n - i);
+        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), m);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    double variance = (double)_mm512_reduce_add_ps(q) / n;
+    __m512 r = _mm512_set1_ps((float)(1.0 / __builtin_sqrt(variance + epsilon))), a = _mm512_set1_ps(slope);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = lanes(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), r);
+        if (slope != 1.0f) {
+            __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ);
+            v = _mm512_mask_mul_ps(v, negative, v, a);
+        }
+        if (residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, residual + i));
+        _mm512_mask_storeu_ps(x + i, k, v);
+    }
+}
+
+CX_AVX512_TARGET
+void cx_inference_winograd_output_normalized(const float *m, int channels, int out_height, int out_width,
+                                             float *y, float slope, const float *residual, float epsilon,
+                                             int c_begin, int c_end) {
+    int tile_rows = div_up(out_height, 2), plane = out_height * out_width;
+    for (int co = c_begin; co < c_end; co++) {
+        cx_inference_winograd_output(m, channels, out_height, out_width, 0, tile_rows, NULL, y, co, co + 1);
+        normalize_plane(y + (size_t)co * plane, plane, slope, residual ? residual + (size_t)co * plane : NULL, epsilon);
+    }
+}
+
 #else /* not x86-64: never called (cx_bf16_supported() and cx_avx512_supported() are 0) */
 void cx_bf16_shift_pairs(const float *x, int rows, int width, uint32_t *out, int row_begin, int row_end) {
     (void)x; (void)rows; (void)width; (void)out; (void)row_begin; (void)row_end;
@@ -588,5 +630,11 @@ void cx_inference_winograd_input_bf16(const float *x, int channels, int height, 
 void cx_inference_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
                         const float *bias, float *y, int c_begin, int c_end) {
     (void)ty_begin; (void)ty_end; (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)y; (void)c_begin; (void)c_end;
+}
+void cx_inference_winograd_output_normalized(const float *m, int channels, int out_height, int out_width,
+                                             float *y, float slope, const float *residual, float epsilon,
+                                             int c_begin, int c_end) {
+    (void)m; (void)channels; (void)out_height; (void)out_width; (void)y; (void)slope; (void)residual; (void)epsilon;
+    (void)c_begin; (void)c_end;
 }
 #endif

@@ -63,6 +63,16 @@ void cx_inference_winograd_input_bf16(const float *x, int channels, int height, 
 void cx_inference_winograd_output(const float *m, int channels, int out_height, int out_width, int ty_begin, int ty_end,
                         const float *bias, float *y, int c_begin, int c_end);
 
+/* The output transform of a whole image (one chunk: all ceil(outH/2) tile rows) fused with what
+ * follows the convolution in the generators: each channel's plane is transformed (no bias: the
+ * norm removes it), instance-normalised (biased variance, epsilon inside the square root; sums in
+ * float lanes combined in double), passed through v > 0 ? v : slope * v (slope 1: none, 0: ReLU)
+ * and, if residual, added to residual [C, outH, outW]; channels [c_begin, c_end). One pass over
+ * each plane while it is in cache. Needs cx_avx512_supported(). */
+void cx_inference_winograd_output_normalized(const float *m, int channels, int out_height, int out_width,
+                                             float *y, float slope, const float *residual, float epsilon,
+                                             int c_begin, int c_end);
+
 /* ---- float32 versions of the same kernels (AVX-512F FMA), for the float32 inference forward on
  * CPUs with AVX-512; same layouts with floats instead of pairs: packed A [ceil(M/8)][K][8],
  * packed B [ceil(N/32)][K][32]. */

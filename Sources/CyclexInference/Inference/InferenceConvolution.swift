@@ -81,22 +81,62 @@ final class InferenceConvolution {
     /// Runs the convolution on `x` reflection-padded by `reflectPadding`. With `normalizedNext`
     /// the bias is left out (an instance norm follows).
     func callAsFunction(_ x: Tensor, reflectPadding: Int = 0, normalizedNext: Bool = false) -> Tensor {
+        run(x, reflectPadding: reflectPadding, bias: normalizedNext ? nil : bias, then: nil).output
+    }
+
+    /// What follows a convolution in the generators, fused into its last pass where the layer
+    /// allows: instance norm, `activation`, and the sum with `residual`.
+    struct Normalization {
+        let activation: FusedActivation
+        let residual: Tensor?
+        /// v > 0 ? v : slope · v.
+        var slope: Float {
+            switch activation {
+            case .none: 1
+            case .relu: 0
+            case let .leakyRelu(s): s
+            }
+        }
+    }
+
+    /// act(IN(conv(x))) (+ `adding`): on Winograd layers whose image fits one chunk the output
+    /// transform, the norm, the activation and the sum are one pass per channel
+    /// (`cx_inference_winograd_output_normalized`: one parallel region instead of three, each
+    /// plane still in cache); elsewhere the convolution, then `InferenceOps`.
+    func normalized(_ x: Tensor, reflectPadding: Int = 0, activation: FusedActivation, adding skip: Tensor? = nil) -> Tensor {
+        let (y, done) = run(x, reflectPadding: reflectPadding, bias: nil,
+                            then: Self.fusedNormalization ? Normalization(activation: activation, residual: skip) : nil)
+        if !done {
+            InferenceOps.instanceNormalize(y, activation: activation)
+            if let skip { InferenceOps.add(y, skip) }
+        }
+        return y
+    }
+
+    /// `CYCLEX_FUSED_WINOGRAD_NORM=0` keeps the norm a separate pass (for comparisons).
+    static let fusedNormalization = ProcessInfo.processInfo.environment["CYCLEX_FUSED_WINOGRAD_NORM"] != "0"
+
+    /// The convolution of x reflection-padded by `reflectPadding` (+ bias), and whether
+    /// `normalization` was applied too.
+    private func run(_ x: Tensor, reflectPadding: Int, bias: Tensor?, then normalization: Normalization?)
+        -> (output: Tensor, normalized: Bool)
+    {
         precondition(x.rank == 4 && x.shape[1] == inputChannels, "conv: input \(x.shape), weight \(weight.shape)")
-        let bias = normalizedNext ? nil : self.bias
         let pad = reflectPadding + padding
         if (reflectPadding == 0 || padding == 0) && usesTiles(height: x.shape[2] + 2 * pad, width: x.shape[3] + 2 * pad) {
-            return tiles(x, pad: pad, reflect: reflectPadding > 0, bias: bias)
+            return (tiles(x, pad: pad, reflect: reflectPadding > 0, bias: bias), false)
         }
         let ownWinograd = gemm != .openBLAS && (gemm != .bf16 || Self.bf16Winograd)
         if ownWinograd && usesWinograd && (reflectPadding == 0 || padding == 0) && reflectPadding + padding <= 1 {
             // The own Winograd input transform reads the reflection padding itself.
-            return winogradPackedPath(x, pad: reflectPadding + padding, reflect: reflectPadding > 0, bias: bias)
+            return winogradPackedPath(x, pad: reflectPadding + padding, reflect: reflectPadding > 0, bias: bias,
+                                      then: normalization)
         }
         let input = reflectPadding > 0 ? withoutGradient { x.padded(by: reflectPadding, mode: .reflect) } : x
-        if usesDirect { return direct(input, bias: bias) }
-        if usesImplicitGEMM { return implicitGEMM(input, bias: bias) }
-        if gemm == .openBLAS && usesWinograd { return winogradF32(input, bias: bias) }
-        return im2col(input, bias: bias)
+        if usesDirect { return (direct(input, bias: bias), false) }
+        if usesImplicitGEMM { return (implicitGEMM(input, bias: bias), false) }
+        if gemm == .openBLAS && usesWinograd { return (winogradF32(input, bias: bias), false) }
+        return (im2col(input, bias: bias), false)
     }
 
     private func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
@@ -235,7 +275,9 @@ final class InferenceConvolution {
         return out
     }
 
-    private func winogradPackedPath(_ x: Tensor, pad: Int, reflect: Bool, bias: Tensor?) -> Tensor {
+    private func winogradPackedPath(_ x: Tensor, pad: Int, reflect: Bool, bias: Tensor?, then normalization: Normalization?)
+        -> (Tensor, Bool)
+    {
         let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let (cin, cout) = (inputChannels, outputChannels)
         let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
@@ -259,6 +301,11 @@ final class InferenceConvolution {
         let v = TensorStorage(count: 16 * gemm.packedBCount(k: cin, n: chunkRows * tileColumns))
         let m = TensorStorage(count: 16 * cout * chunkRows * tileColumns)
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        if let residual = normalization?.residual {
+            precondition(residual.count == out.count, "residual \(residual.shape) for output \(out.shape)")
+        }
+        // Normalised in the output pass (whole image in one chunk, every image of the batch).
+        var fused = false
         let (pu, pv, pm) = (winogradPacked!.pointer, v.pointer, m.pointer)
         let (engine, isBF16) = (gemm, gemm == .bf16)
         for b in 0..<batch {
@@ -299,14 +346,24 @@ final class InferenceConvolution {
                     }
                 }
                 }
-                Parallel.forRanges(cout, minimumChunk: split) { channels in
-                    cx_inference_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
-                                       Int32(channels.lowerBound), Int32(channels.upperBound))
+                if let normalization, top == 0 && Int(ty1) == tileRows {
+                    let residual = normalization.residual.map { $0.pointer + b * cout * outH * outW }
+                    let slope = normalization.slope
+                    Parallel.forRanges(cout, minimumChunk: max(1, 8_192 / max(1, outH * outW))) { channels in
+                        cx_inference_winograd_output_normalized(pm, Int32(cout), Int32(outH), Int32(outW), yb, slope, residual,
+                                                                1e-5, Int32(channels.lowerBound), Int32(channels.upperBound))
+                    }
+                    fused = true
+                } else {
+                    Parallel.forRanges(cout, minimumChunk: split) { channels in
+                        cx_inference_winograd_output(pm, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, bias?.pointer, yb,
+                                           Int32(channels.lowerBound), Int32(channels.upperBound))
+                    }
                 }
                 top = Int(ty1)
             }
         }
-        return out
+        return (out, fused)
     }
 
     /// Winograd chunks of at most 32 tiles (one packed panel: images up to about 8 × 16) run their

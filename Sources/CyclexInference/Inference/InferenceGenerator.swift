@@ -90,12 +90,8 @@ struct ResidualPlan {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         timedLayer("residual block \(conv1.shapeDescription)") {
-            let h = conv1(x, reflectPadding: 1, normalizedNext: true)
-            InferenceOps.instanceNormalize(h, activation: .relu)
-            let y = conv2(h, reflectPadding: 1, normalizedNext: true)
-            InferenceOps.instanceNormalize(y, activation: .none)
-            InferenceOps.add(y, x)
-            return y
+            let h = conv1.normalized(x, reflectPadding: 1, activation: .relu)
+            return conv2.normalized(h, reflectPadding: 1, activation: .none, adding: x)
         }
     }
 }
