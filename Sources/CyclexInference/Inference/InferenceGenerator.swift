@@ -162,10 +162,9 @@ struct XaiPlan {
 
     func callAsFunction(_ x: Tensor, mask m: Tensor) -> Tensor {
         precondition(x.shape == m.shape, "mask \(m.shape) must have the image's shape \(x.shape)")
-        let (u, c) = timedLayer("mask fusion 1×1 6→3 (×2)") { () -> (Tensor, Tensor) in
-            let inverse = 1 - m
-            return (maskFusion(Tensor.concatenate([x * m, m], alongAxis: 1)),
-                    contextFusion(Tensor.concatenate([x * inverse, inverse], alongAxis: 1)))
+        let (u, c) = timedLayer("mask fusion 1×1 6→3 (×2)") {
+            InferenceOps.maskFusion(x, mask: m, weightU: maskFusion.weight, biasU: maskFusion.bias,
+                                    weightC: contextFusion.weight, biasC: contextFusion.bias)
         }
         let e1 = normalized("enc1 \(enc1.shapeDescription)", enc1(u, reflectPadding: 3, normalizedNext: true))
         let e2 = normalized("enc2 \(enc2.shapeDescription)", enc2(e1, normalizedNext: true))
@@ -180,6 +179,10 @@ struct XaiPlan {
         let d2 = normalized("dec2 \(dec2.shapeDescription)", dec2(d1, normalizedNext: true), activation: upActivation, adding: e2)
         let d3 = normalized("dec3 \(dec3.shapeDescription)", dec3(d2, normalizedNext: true), activation: upActivation, adding: e1)
         let h = normalized("head \(head.shapeDescription)", head(d3, reflectPadding: 3, normalizedNext: true))
-        return timedLayer("final \(final.shapeDescription) + tanh + context") { final(h, reflectPadding: 1).tanh() + c }
+        return timedLayer("final \(final.shapeDescription) + tanh + context") {
+            let y = final(h, reflectPadding: 1)
+            InferenceOps.tanhAdding(y, c)
+            return y
+        }
     }
 }

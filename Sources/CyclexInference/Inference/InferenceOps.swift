@@ -72,6 +72,73 @@ enum InferenceOps {
         }
     }
 
+    /// The xAI soft-mask encoder (docs/models.md#xai-cyclegan-generator) in one pass over the
+    /// pixels instead of products, concatenations and two 1×1 convolutions:
+    /// u = Wu·[x⊙m; m] + bu and c = Wc·[x⊙(1−m); 1−m] + bc, x and m [B, C, H, W], Wu and Wc
+    /// [C, 2C, 1, 1]. The sums run in the same order as the convolutions' (input channel by
+    /// input channel).
+    static func maskFusion(
+        _ x: Tensor, mask m: Tensor, weightU wu: Tensor, biasU bu: Tensor?, weightC wc: Tensor, biasC bc: Tensor?
+    ) -> (u: Tensor, c: Tensor) {
+        precondition(x.rank == 4 && x.shape == m.shape, "maskFusion: image \(x.shape), mask \(m.shape)")
+        let (batch, channels, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        precondition(wu.shape == [channels, 2 * channels, 1, 1] && wc.shape == wu.shape,
+                     "maskFusion: weights \(wu.shape), \(wc.shape) for \(channels) channels")
+        let u = Tensor(uninitializedShape: x.shape), c = Tensor(uninitializedShape: x.shape)
+        let (px, pm, pu, pc) = (x.pointer, m.pointer, u.pointer, c.pointer)
+        let (wuP, wcP, buP, bcP) = (wu.pointer, wc.pointer, bu?.pointer, bc?.pointer)
+        let chunks = (plane + 15) / 16
+        for b in 0..<batch {
+            let base = b * channels * plane
+            Parallel.forRanges(chunks, minimumChunk: 1_024) { range in
+                var xs = [SIMD16<Float>](repeating: .zero, count: channels), ms = xs
+                for chunk in range {
+                    let p0 = chunk * 16, n = min(16, plane - p0)
+                    for i in 0..<channels {
+                        let offset = base + i * plane + p0
+                        if n == 16 {
+                            xs[i] = UnsafeRawPointer(px + offset).loadUnaligned(as: SIMD16<Float>.self)
+                            ms[i] = UnsafeRawPointer(pm + offset).loadUnaligned(as: SIMD16<Float>.self)
+                        } else {
+                            xs[i] = .zero
+                            ms[i] = .zero
+                            for l in 0..<n { xs[i][l] = px[offset + l]; ms[i][l] = pm[offset + l] }
+                        }
+                    }
+                    for o in 0..<channels {
+                        var su = SIMD16<Float>(repeating: buP?[o] ?? 0), sc = SIMD16<Float>(repeating: bcP?[o] ?? 0)
+                        let (rowU, rowC) = (wuP + o * 2 * channels, wcP + o * 2 * channels)
+                        for i in 0..<channels {
+                            su = su.addingProduct(xs[i] * ms[i], SIMD16(repeating: rowU[i]))
+                            sc = sc.addingProduct(xs[i] * (1 - ms[i]), SIMD16(repeating: rowC[i]))
+                        }
+                        for i in 0..<channels {
+                            su = su.addingProduct(ms[i], SIMD16(repeating: rowU[channels + i]))
+                            sc = sc.addingProduct(1 - ms[i], SIMD16(repeating: rowC[channels + i]))
+                        }
+                        let offset = base + o * plane + p0
+                        if n == 16 {
+                            UnsafeMutableRawPointer(pu + offset).storeBytes(of: su, as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(pc + offset).storeBytes(of: sc, as: SIMD16<Float>.self)
+                        } else {
+                            for l in 0..<n { pu[offset + l] = su[l]; pc[offset + l] = sc[l] }
+                        }
+                    }
+                }
+            }
+        }
+        return (u, c)
+    }
+
+    /// y = tanh(y) + c in place (same element count): the xAI generator's output.
+    static func tanhAdding(_ y: Tensor, _ c: Tensor) {
+        precondition(y.count == c.count, "tanhAdding: \(y.shape) and \(c.shape)")
+        let (py, pc) = (y.pointer, c.pointer)
+        Parallel.forRanges(y.count, minimumChunk: 16_384) { range in
+            for i in range { py[i] = FastMath.tanh(py[i]) + pc[i] }
+        }
+    }
+
     /// a += b elementwise (same element count).
     static func add(_ a: Tensor, _ b: Tensor) {
         precondition(a.count == b.count, "add: \(a.shape) and \(b.shape)")
