@@ -47,35 +47,13 @@ if [ -n "$rss" ] && ! [ -x /usr/bin/time ]; then
     echo "compare.sh: --rss needs GNU time at /usr/bin/time (Debian: apt-get install time)" >&2; exit 1
 fi
 
-TORCHENV="${TORCHENV:-}"
-PY="$TORCHENV/bin/python"
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch' 2>/dev/null; then
-    cat >&2 <<EOF
-compare.sh: TORCHENV="$TORCHENV" is not a Python environment whose bin/python imports torch.
-Make one and point TORCHENV at it:
-    python3 -m venv ~/torchenv
-    ~/torchenv/bin/pip install torch==2.15.0 numpy
-    TORCHENV=~/torchenv docs/bench/compare.sh
-EOF
-    exit 1
-fi
-
-echo "building cyclex-bench (release) ..." >&2
-swift build -c release --scratch-path .build-bench --product cyclex-bench >&2
-BENCH=.build-bench/release/cyclex-bench
+script=compare.sh
+. docs/bench/bench-common.sh
+require_python_env "torch" "torch==2.15.0 numpy"
+build_bench
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-run_cyclex() {
-    if [ "$core" = unset ]; then
-        env -u OPENBLAS_CORETYPE "$BENCH" "$@"
-    elif [ -n "$core" ]; then
-        OPENBLAS_CORETYPE="$core" "$BENCH" "$@"
-    else
-        "$BENCH" "$@"
-    fi
-}
 
 for r in $(seq 1 "$rounds"); do  # (none with --rounds 0)
     echo "round $r/$rounds: PyTorch (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
