@@ -113,18 +113,35 @@ public final class XAICycleGANModel: ModelRecipe {
                                  averaging: gradientReducer.averaged)
         report.keep("M_A_aug", maskAugA); report.keep("M_B_aug", maskAugB)
 
-        phases?.begin("pass 2: 6 G forwards")
-        let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB)
+        // With the identity terms deferred, their two generator calls run (with graph) after the
+        // backward of the other terms, so only four generator graphs are alive at once.
+        let deferIdentity = Self.separatesIdentityBackward
+        phases?.begin("pass 2: 4 or 6 G forwards")
+        let pass = SecondPass(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB, withIdentity: !deferIdentity)
         phases?.begin("pass 2: 4 D forwards, G losses")
         let judged = JudgedFakes(self, fakeB: pass.fakeB, fakeA: pass.fakeA, maskAugA: maskAugA, maskAugB: maskAugB)
-        let losses = generatorLosses(pass, judged, realA: realA, realB: realB)
-        try requireFinite(losses.total.item, "the generator loss")
+        let terms = adversarialAndCycleLosses(pass, judged, realA: realA, realB: realB)
+        var identity = pass.identity.map { identityLosses($0, realA: realA, realB: realB) }
+        try requireFinite(identity.map { terms.sum + $0.loss }.map(\.item) ?? terms.sum.item, "the generator loss")
         phases?.begin("4 saliency maps, real scores, E (explanation but real scores)")
         let explained = !usesExplanations ? nil : try explainCurrentDiscriminators(
             realA: realA, realB: realB, judged: judged, maskAugA: maskAugA, maskAugB: maskAugB, into: &report,
             averaging: gradientReducer.averaged)
         phases?.begin("G backward (through D) and Adam")
-        try updateGenerators(losses.total, maps: explained?.maps)
+        try updateGenerators(maps: explained?.maps) {
+            if let identity {
+                (terms.sum + identity.loss).backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+                return
+            }
+            terms.sum.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+            phases?.begin("G identity forwards ×2 and their backward")
+            let deferred = identityLosses(SecondPass.identityCalls(self, realA: realA, realB: realB, maskA: maskAugA, maskB: maskAugB),
+                                          realA: realA, realB: realB)
+            try requireFinite(withoutGradient { terms.sum + deferred.loss }.item, "the generator loss")
+            deferred.loss.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+            identity = deferred
+        }
+        let losses = GeneratorLosses(terms, identity!)
         phases?.begin("D updates (real scores unless shared)")
 
         let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
@@ -136,7 +153,7 @@ public final class XAICycleGANModel: ModelRecipe {
 
         report.losses = losses.named + [("D_A", lossDA.item), ("D_B", lossDB.item)]
         phases?.begin("report")
-        for (name, t) in pass.named { report.keep(name, t) }
+        for (name, t) in pass.named + identity!.named { report.keep(name, t) }
         return report
     }
 
@@ -181,32 +198,69 @@ public final class XAICycleGANModel: ModelRecipe {
         Self.firstPassUsesInferenceForward ? XaiInferenceForward(g)(x, mask: mask) : g(x, mask: mask)
     }
 
-    /// Pass 2, with graph: the six generator calls under the augmented masks, in the fixtures' order.
+    /// Whether the identity terms' two generator calls run after the backward of the other terms
+    /// (inside the same explanation rules), so that four generator graphs are alive at once instead
+    /// of six (default); `CYCLEX_SPLIT_IDENTITY=0` records all six first and runs one backward (for
+    /// A/B). The gradients are the same sums, added in another order.
+    static let separatesIdentityBackward: Bool = ProcessInfo.processInfo.environment["CYCLEX_SPLIT_IDENTITY"] != "0"
+
+    /// Pass 2, with graph: the generator calls under the augmented masks, in the fixtures' order
+    /// (the identity calls only `withIdentity`; otherwise `identityCalls` makes them later).
     struct SecondPass {
-        let fakeB: Tensor, recA: Tensor, idtA: Tensor, fakeA: Tensor, recB: Tensor, idtB: Tensor
+        let fakeB: Tensor, recA: Tensor, fakeA: Tensor, recB: Tensor
+        /// idt_A = G_BA(real_A, M_A'), idt_B = G_AB(real_B, M_B').
+        let identity: (idtA: Tensor, idtB: Tensor)?
         /// The augmented masks M_A', M_B'.
         let maskA: Tensor, maskB: Tensor
 
-        init(_ model: XAICycleGANModel, realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) {
+        init(_ model: XAICycleGANModel, realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor, withIdentity: Bool = true) {
             let (ab, ba) = (model.generatorAB, model.generatorBA)
             fakeB = ab(realA, mask: maskA)
             recA = ba(fakeB, mask: maskA)
-            idtA = ba(realA, mask: maskA)
+            let idtA = withIdentity ? ba(realA, mask: maskA) : nil
             fakeA = ba(realB, mask: maskB)
             recB = ab(fakeA, mask: maskB)
-            idtB = ab(realB, mask: maskB)
+            let idtB = withIdentity ? ab(realB, mask: maskB) : nil
+            identity = withIdentity ? (idtA!, idtB!) : nil
             (self.maskA, self.maskB) = (maskA, maskB)
         }
 
-        var named: [(String, Tensor)] {
-            [("fake_B", fakeB), ("rec_A", recA), ("idt_A", idtA), ("fake_A", fakeA), ("rec_B", recB), ("idt_B", idtB)]
+        /// The two identity calls, with graph.
+        static func identityCalls(_ model: XAICycleGANModel, realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor)
+            -> (idtA: Tensor, idtB: Tensor)
+        {
+            (model.generatorBA(realA, mask: maskA), model.generatorAB(realB, mask: maskB))
         }
+
+        var named: [(String, Tensor)] { [("fake_B", fakeB), ("rec_A", recA), ("fake_A", fakeA), ("rec_B", recB)] }
+    }
+
+    /// The adversarial and cycle terms of the generator loss and their weighted sum.
+    struct AdversarialAndCycleTerms {
+        let advAB: Tensor, advBA: Tensor, cycle: Tensor, cycA: Tensor, cycB: Tensor
+        /// advAB + advBA + cycle.
+        let sum: Tensor
+    }
+
+    /// The identity terms: the calls' outputs, their L1 losses and the weighted sum.
+    struct IdentityTerms {
+        let idtA: Tensor, idtB: Tensor, lossA: Tensor, lossB: Tensor
+        /// (lossA + lossB) · identity weight.
+        let loss: Tensor
+        var named: [(String, Tensor)] { [("idt_A", idtA), ("idt_B", idtB)] }
     }
 
     /// The generator loss and its terms (`docs/training.md#xai-cyclegan-losses-and-weights`).
     struct GeneratorLosses {
         let total: Tensor, advAB: Tensor, advBA: Tensor, cycle: Tensor, cycA: Tensor, cycB: Tensor
         let idt: Tensor, idtA: Tensor, idtB: Tensor
+
+        /// total = advAB + advBA + cycle + identity (its value only: the backward ran on the parts).
+        init(_ t: AdversarialAndCycleTerms, _ i: IdentityTerms) {
+            total = withoutGradient { t.sum + i.loss }
+            (advAB, advBA, cycle, cycA, cycB) = (t.advAB, t.advBA, t.cycle, t.cycA, t.cycB)
+            (idt, idtA, idtB) = (i.loss, i.lossA, i.lossB)
+        }
 
         /// Under the declared loss names.
         var named: [(name: String, value: Float)] {
@@ -215,9 +269,11 @@ public final class XAICycleGANModel: ModelRecipe {
         }
     }
 
-    /// Adversarial terms against the own-domain discriminators (mask share r), the masked cycle
-    /// loss and the identity loss, weighted as configured.
-    func generatorLosses(_ pass: SecondPass, _ judged: JudgedFakes, realA: Tensor, realB: Tensor) -> GeneratorLosses {
+    /// Adversarial terms against the own-domain discriminators (mask share r) and the masked
+    /// cycle loss, weighted as configured.
+    func adversarialAndCycleLosses(_ pass: SecondPass, _ judged: JudgedFakes, realA: Tensor, realB: Tensor)
+        -> AdversarialAndCycleTerms
+    {
         let c = configuration
         let r = c.maskAdversarialRatio
         let advAB = (judged.scoresDmB.mseLoss(target: 1) * r + judged.scoresDB.mseLoss(target: 1) * (1 - r))
@@ -231,19 +287,25 @@ public final class XAICycleGANModel: ModelRecipe {
         }
         let cycA = cycle(pass.recA, realA, pass.maskA), cycB = cycle(pass.recB, realB, pass.maskB)
         let lossCycle = (cycA + cycB) * c.cycleWeight
-        let idtLossA = pass.idtA.l1Loss(target: realA), idtLossB = pass.idtB.l1Loss(target: realB)
-        let lossIdt = (idtLossA + idtLossB) * c.identityWeight
-        return GeneratorLosses(total: advAB + advBA + lossCycle + lossIdt, advAB: advAB, advBA: advBA, cycle: lossCycle,
-                               cycA: cycA, cycB: cycB, idt: lossIdt, idtA: idtLossA, idtB: idtLossB)
+        return AdversarialAndCycleTerms(advAB: advAB, advBA: advBA, cycle: lossCycle, cycA: cycA, cycB: cycB,
+                                        sum: advAB + advBA + lossCycle)
     }
 
-    /// The generators' update: the backward pass applies the explanation maps (when given) at
-    /// every generator call's pre-tanh output, E_B for G_AB and E_A for G_BA, for this pass only.
-    func updateGenerators(_ loss: Tensor, maps: ExplanationMaps?) throws {
+    /// The identity loss of the two identity calls, weighted as configured.
+    func identityLosses(_ calls: (idtA: Tensor, idtB: Tensor), realA: Tensor, realB: Tensor) -> IdentityTerms {
+        let lossA = calls.idtA.l1Loss(target: realA), lossB = calls.idtB.l1Loss(target: realB)
+        return IdentityTerms(idtA: calls.idtA, idtB: calls.idtB, lossA: lossA, lossB: lossB,
+                             loss: (lossA + lossB) * configuration.identityWeight)
+    }
+
+    /// The generators' update: `backward` runs the backward pass(es) of the generator loss while
+    /// the explanation maps (when given) are applied at every generator call's pre-tanh output,
+    /// E_B for G_AB and E_A for G_BA, for this update only.
+    func updateGenerators(maps: ExplanationMaps?, backward: () throws -> Void) throws {
         optimizerG.zeroGradients()
-        ruleAB.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forAB) }) {
-            ruleBA.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forBA) }) {
-                loss.backward(accumulatingInto: optimizerG.parameters, releasingGraph: true)
+        try ruleAB.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forAB) }) {
+            try ruleBA.applying(maps.map { GradientRules.xaiCycleGAN(explanation: $0.forBA) }) {
+                try backward()
             }
         }
         try requireFiniteGradients(optimizerG.parameters, "the generators")
