@@ -187,9 +187,9 @@ final class InferenceConvolution {
             let (buffer, ph, pw) = TileConvolution.pad(
                 x.pointer + b * inputChannels * h * w, channels: inputChannels, height: h, width: w, top: pad, bottom: pad,
                 left: pad, right: pad, reflect: reflect, bf16: kernel.isBF16)
-            kernel.run(buffer, height: ph, width: pw, stride: stride, bias: bias?.pointer,
-                       into: out.pointer + b * outputChannels * outH * outW, outputHeight: outH, outputWidth: outW,
-                       plane: outH * outW, rowStride: outW, pixelStride: 1)
+            kernel.run(kernel.call(buffer, height: ph, width: pw, stride: stride, bias: bias?.pointer,
+                                   into: out.pointer + b * outputChannels * outH * outW, outputHeight: outH,
+                                   outputWidth: outW, plane: outH * outW, rowStride: outW, pixelStride: 1))
         }
         return out
     }

@@ -72,35 +72,55 @@ final class TileConvolution {
         return (buffer, ph, pw)
     }
 
+    /// One call of the kernel on the padded input from `pad`: where it reads, where it writes.
+    struct Call {
+        let input: TensorStorage, offset: Int, height: Int, width: Int, stride: Int
+        let bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+        let outputHeight: Int, outputWidth: Int, plane: Int, rowStride: Int, pixelStride: Int
+    }
+
     /// y (+ bias) = w ∗ input with `stride` (1 or 2) over the padded input from `pad`
     /// ([Cin, height, width]), read from `offset` elements into each plane on (e.g. a sub-pixel
-    /// phase's first row and column); output channel co, row i,
-    /// column j lands at y[co · plane + i · rowStride + j · pixelStride].
-    func run(
+    /// phase's first row and column); output channel co, row i, column j lands at
+    /// y[co · plane + i · rowStride + j · pixelStride]. Its work items are `items(of:)`.
+    func call(
         _ input: TensorStorage, offset: Int = 0, height: Int, width: Int, stride: Int, bias: UnsafePointer<Float>?,
         into y: UnsafeMutablePointer<Float>, outputHeight: Int, outputWidth: Int, plane: Int, rowStride: Int,
         pixelStride: Int
-    ) {
+    ) -> Call {
         precondition(stride == 1 || stride == 2, "tile convolution: stride \(stride)")
         let (firstRow, firstColumn) = (offset / width, offset % width)
         precondition(outputHeight >= 1 && firstRow + (outputHeight - 1) * stride + kernelHeight <= height
                      && firstColumn + (outputWidth - 1) * stride + kernelWidth <= width,
                      "tile convolution: output too large for the input")
-        let items = Int(cx_tile16_items(Int32(outputChannels), Int32(outputHeight), Int32(outputWidth)))
-        // ≥ ~64k multiply-adds per core before splitting.
-        let perItem = 256 * inputChannels * kernelHeight * kernelWidth
+        return Call(input: input, offset: offset, height: height, width: width, stride: stride, bias: bias, y: y,
+                    outputHeight: outputHeight, outputWidth: outputWidth, plane: plane, rowStride: rowStride,
+                    pixelStride: pixelStride)
+    }
+
+    /// Work items of a call (tiles × output-channel blocks).
+    func items(of c: Call) -> Int { Int(cx_tile16_items(Int32(outputChannels), Int32(c.outputHeight), Int32(c.outputWidth))) }
+
+    /// Multiply-adds of one work item (for deciding when to split over the cores).
+    var multiplyAddsPerItem: Int { 256 * inputChannels * kernelHeight * kernelWidth }
+
+    /// Items `range` of a call, on the calling thread.
+    func run(_ c: Call, items range: Range<Int>) {
         let (cin, kh, kw, cout) = (Int32(inputChannels), Int32(kernelHeight), Int32(kernelWidth), Int32(outputChannels))
-        let (h, w, s) = (Int32(height), Int32(width), Int32(stride))
-        let (oh, ow, ps, rs) = (Int32(outputHeight), Int32(outputWidth), Int32(pixelStride), Int32(rowStride))
-        let (bf16, weights) = (isBF16, packed)
-        Parallel.forRanges(items, minimumChunk: max(1, 65_536 / perItem)) { range in
-            if bf16 {
-                cx_bf16_tile16_conv(input.words + offset, cin, h, w, kh, kw, s, weights.words, cout, bias, y, oh, ow, plane, rs, ps,
-                                    Int32(range.lowerBound), Int32(range.upperBound))
-            } else {
-                cx_f32_tile16_conv(input.pointer + offset, cin, h, w, kh, kw, s, weights.pointer, cout, bias, y, oh, ow, plane, rs, ps,
-                                   Int32(range.lowerBound), Int32(range.upperBound))
-            }
+        let (h, w, s) = (Int32(c.height), Int32(c.width), Int32(c.stride))
+        let (oh, ow, ps, rs) = (Int32(c.outputHeight), Int32(c.outputWidth), Int32(c.pixelStride), Int32(c.rowStride))
+        let (lo, hi) = (Int32(range.lowerBound), Int32(range.upperBound))
+        if isBF16 {
+            cx_bf16_tile16_conv(c.input.words + c.offset, cin, h, w, kh, kw, s, packed.words, cout, c.bias, c.y, oh, ow, c.plane,
+                                rs, ps, lo, hi)
+        } else {
+            cx_f32_tile16_conv(c.input.pointer + c.offset, cin, h, w, kh, kw, s, packed.pointer, cout, c.bias, c.y, oh, ow,
+                               c.plane, rs, ps, lo, hi)
         }
+    }
+
+    /// The whole call, split over the cores (≥ ~64k multiply-adds per core).
+    func run(_ c: Call) {
+        Parallel.forRanges(items(of: c), minimumChunk: max(1, 65_536 / multiplyAddsPerItem)) { range in run(c, items: range) }
     }
 }

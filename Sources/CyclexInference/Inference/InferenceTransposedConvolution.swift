@@ -166,12 +166,28 @@ final class InferenceTransposedConvolution {
                 x.pointer + b * cin * h * w, channels: cin, height: h, width: w, top: lead, bottom: needH - h - lead,
                 left: lead, right: needW - w - lead, reflect: false, bf16: gemm == .bf16)
             let yb = out.pointer + b * cout * outH * outW
+            // The phases' work items in one list, split over the cores in one parallel region.
+            var calls: [(kernel: TileConvolution, call: TileConvolution.Call, first: Int)] = []
+            var total = 0, multiplyAdds = 0
             for phase in phases! {
                 let (rows, columns) = ((outH - phase.a + stride - 1) / stride, (outW - phase.b + stride - 1) / stride)
                 if rows == 0 || columns == 0 { continue }
-                phase.kernel.run(buffer, offset: phase.firstRow * pw + phase.firstColumn, height: ph, width: pw, stride: 1,
-                                 bias: bias?.pointer, into: yb + phase.a * outW + phase.b, outputHeight: rows,
-                                 outputWidth: columns, plane: outH * outW, rowStride: stride * outW, pixelStride: stride)
+                let call = phase.kernel.call(
+                    buffer, offset: phase.firstRow * pw + phase.firstColumn, height: ph, width: pw, stride: 1,
+                    bias: bias?.pointer, into: yb + phase.a * outW + phase.b, outputHeight: rows, outputWidth: columns,
+                    plane: outH * outW, rowStride: stride * outW, pixelStride: stride)
+                calls.append((phase.kernel, call, total))
+                let items = phase.kernel.items(of: call)
+                total += items
+                multiplyAdds += items * phase.kernel.multiplyAddsPerItem
+            }
+            let perItem = max(1, multiplyAdds / max(1, total))
+            Parallel.forRanges(total, minimumChunk: max(1, 65_536 / perItem)) { range in
+                for (kernel, call, first) in calls {
+                    let items = kernel.items(of: call)
+                    let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + items)
+                    if lo < hi { kernel.run(call, items: (lo - first)..<(hi - first)) }
+                }
             }
         }
         return out
