@@ -64,6 +64,25 @@ struct InferenceForwardTests {
         }
     }
 
+    /// The PatchGAN's inference forward (the xAI step's pass-1 real scores) against the PyTorch
+    /// fixture, and against the training op at a preset width (ndf 32, 4×4 stride-2 and stride-1
+    /// convolutions with zero padding on the paths real sizes take), batch 2.
+    @Test func patchDiscriminator() throws {
+        let f = try Fixture.load("models/patch_discriminator")
+        var g = RandomGenerator(seed: 1)
+        let model = PatchDiscriminator(filters: try f.config["ndf"].int(), using: &g)
+        try Self.load(f, into: model)
+        try f.expectMatch(PatchDiscriminatorInferenceForward(model)(try f.tensor("input")), "output")
+        for size in [32, 72, 128] {
+            let d = PatchDiscriminator(filters: 32, using: &g)
+            let x = Tensor(randomUniform: [2, 3, size, size - 8], lowerBound: -1, upperBound: 1, using: &g)
+            let expected = withoutGradient { d(x) }, y = PatchDiscriminatorInferenceForward(d)(x)
+            #expect(y.shape == expected.shape)
+            let worst = zip(y.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst < 2e-4, "size \(size): largest difference \(worst)")
+        }
+    }
+
     /// Per-sample differences in 8-bit grey levels (`tensor2im`: (x + 1) / 2 · 255, truncated).
     static func greyLevelDifferences(_ a: Tensor, _ b: Tensor) -> [Int] {
         func level(_ v: Float) -> Int { Int(((v + 1) / 2 * 255).rounded(.towardZero)) }

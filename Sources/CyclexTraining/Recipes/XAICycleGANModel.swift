@@ -172,8 +172,10 @@ public final class XAICycleGANModel: ModelRecipe {
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
             // The fake half of each loss reuses the saliency pass's patch map (same D, same input).
             let shared = Self.sharesDiscriminatorPasses
-            let lossDmB = lsganDiscriminatorLoss(dmB, real: realB * maskB, fakeScores: shared ? mapB : dmB(yB * maskA))
-            let lossDmA = lsganDiscriminatorLoss(dmA, real: realA * maskA, fakeScores: shared ? mapA : dmA(yA * maskB))
+            let lossDmB = lsganDiscriminatorLoss(realScores: firstPassScores(dmB, realB * maskB),
+                                                 fakeScores: shared ? mapB : dmB(yB * maskA))
+            let lossDmA = lsganDiscriminatorLoss(realScores: firstPassScores(dmA, realA * maskA),
+                                                 fakeScores: shared ? mapA : dmA(yA * maskB))
             let losses = try averaging([lossDmB.item, lossDmA.item])
             let (lambdaB, lambdaA) = (lambda(losses[0]), lambda(losses[1]))
             report.keep("pass1.y_B", yB); report.keep("pass1.y_A", yA)
@@ -203,6 +205,12 @@ public final class XAICycleGANModel: ModelRecipe {
     /// of six (default); `CYCLEX_SPLIT_IDENTITY=0` records all six first and runs one backward (for
     /// A/B). The gradients are the same sums, added in another order.
     static let separatesIdentityBackward: Bool = ProcessInfo.processInfo.environment["CYCLEX_SPLIT_IDENTITY"] != "0"
+
+    /// A mask discriminator's pass-1 scores of masked real images (numbers only), on the
+    /// inference forward with the generators' (`CYCLEX_XAI_PASS1_INFERENCE=0`: the training op).
+    private func firstPassScores(_ d: PatchDiscriminator, _ x: Tensor) -> Tensor {
+        Self.firstPassUsesInferenceForward ? PatchDiscriminatorInferenceForward(d)(x) : d(x)
+    }
 
     /// Pass 2, with graph: the generator calls under the augmented masks, in the fixtures' order
     /// (the identity calls only `withIdentity`; otherwise `identityCalls` makes them later).
