@@ -56,7 +56,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// The network stride: inputs must be multiples of it (4 for CycleGAN, 8 for xAI).
     public var stride: Int { kind == .cycleGAN ? 4 : 8 }
 
-    /// Named sizes. `tiny` is for tests; `small` gets somewhere on a 2-core CPU at 64–128 px;
+    /// Named sizes. `tiny` is for tests and simple changes (the glyph demo's stroke weight); `small` gets somewhere on a 2-core CPU at 64–128 px;
     /// `standard` is the reference size (junyanz ResNet-9 ngf 64 / PatchGAN ndf 64; xAI at the
     /// width of the authors' last version, ngf 32, 8 blocks, ndf 32; docs/training.md#presets).
     public enum Preset: String, Codable, Sendable, CaseIterable { case tiny, small, standard }

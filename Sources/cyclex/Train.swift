@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
     @Option(help: "cyclegan or xai-cyclegan.")
     var model: ModelConfiguration.Kind = .cycleGAN
 
-    @Option(help: "Network size: tiny, small (2-core CPU at 64-128 px) or standard (the papers' sizes).")
+    @Option(help: "Network size: tiny (tests, simple changes such as the demo's), small (2-core CPU at 64-128 px) or standard (the papers' sizes).")
     var preset: ModelConfiguration.Preset = .small
 
     @Option(help: "Training image side in pixels (a multiple of 8).")
