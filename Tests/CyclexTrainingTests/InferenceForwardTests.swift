@@ -159,22 +159,9 @@ struct InferenceForwardTests {
         let x = (0..<(cin * h * w)).map { Float(($0 * 7) % 5 - 2) }
         let weights = (0..<(cout * cin * k * k)).map { Float(($0 * 3) % 5 - 2) }
         let bias = (0..<cout).map { Float($0 - 5) }
-        var expected = [Float](repeating: 0, count: cout * outH * outW)
-        for co in 0..<cout {
-            for i in 0..<outH {
-                for j in 0..<outW {
-                    var s = Double(bias[co])
-                    for ci in 0..<cin {
-                        for a in 0..<k {
-                            for c in 0..<k {
-                                s += Double(weights[((co * cin + ci) * k + a) * k + c]) * Double(x[(ci * h + i + a) * w + j + c])
-                            }
-                        }
-                    }
-                    expected[(co * outH + i) * outW + j] = Float(s)
-                }
-            }
-        }
+        let expected = TileConvolutionTests.convolution(
+            x, cin, h, w, weight: weights, cout, k, stride: 1, pad: 0, reflect: false, bias: bias)
+        #expect(expected.count == cout * outH * outW)
         var pairs = [UInt32](repeating: 0, count: cin * h * w)
         var packedBF16 = [UInt32](repeating: 0, count: (cout + 7) / 8 * 8 * cin * k * ((k + 1) / 2))
         var packedF32 = [Float](repeating: 0, count: cx_f32_packed_a_count(Int32(cout), Int32(cin * k * k)))

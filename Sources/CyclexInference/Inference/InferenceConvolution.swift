@@ -258,16 +258,20 @@ final class InferenceConvolution {
 
     // MARK: - Winograd F(2×2, 3×3)
 
+    /// Winograd's transform G·w·Gᵀ of every 3×3 kernel, a new [16][Cout][Cin] buffer: cached as it is
+    /// by the OpenBLAS path, packed (and then dropped) by the own-kernel paths.
+    private func transformedWinogradWeights() -> TensorStorage {
+        let u = TensorStorage(count: 16 * outputChannels * inputChannels)
+        WinogradConvolution.transformWeights(
+            weight.pointer, outputChannels: outputChannels, inputChannels: inputChannels,
+            transposedAndFlipped: false, into: u.pointer)
+        return u
+    }
+
     private func winogradF32(_ x: Tensor, bias: Tensor?) -> Tensor {
         let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let (outH, outW) = outputSize(h, w)
-        if winogradWeights == nil {
-            let u = TensorStorage(count: 16 * outputChannels * inputChannels)
-            WinogradConvolution.transformWeights(
-                weight.pointer, outputChannels: outputChannels, inputChannels: inputChannels,
-                transposedAndFlipped: false, into: u.pointer)
-            winogradWeights = u
-        }
+        if winogradWeights == nil { winogradWeights = transformedWinogradWeights() }
         let out = Tensor(uninitializedShape: [batch, outputChannels, outH, outW])
         WinogradConvolution.convolve(
             x.pointer, transformedWeights: winogradWeights!.pointer, bias: bias?.pointer, into: out.pointer, batch: batch,
@@ -284,9 +288,7 @@ final class InferenceConvolution {
         let tiles = ((outH + 1) / 2) * ((outW + 1) / 2)
         let aCount = gemm.packedACount(m: cout, k: cin)
         if winogradPacked == nil {
-            let u = TensorStorage(count: 16 * cout * cin)
-            WinogradConvolution.transformWeights(
-                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+            let u = transformedWinogradWeights()
             let packed = TensorStorage(count: 16 * aCount)
             for xi in 0..<16 {
                 let one = gemm.packA(u.pointer + xi * cout * cin, m: cout, k: cin, lda: cin)
@@ -386,9 +388,7 @@ final class InferenceConvolution {
         let isBF16 = gemm == .bf16
         let aStride = cx_tile16_packed_count(Int32(cout), Int32(cin), 1, 1, isBF16 ? 1 : 0)
         if winogradSmallN == nil {
-            let u = TensorStorage(count: 16 * cout * cin)
-            WinogradConvolution.transformWeights(
-                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+            let u = transformedWinogradWeights()
             let packed = TensorStorage(count: 16 * aStride)
             for xi in 0..<16 {
                 if isBF16 {
