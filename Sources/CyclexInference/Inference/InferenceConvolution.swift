@@ -285,7 +285,6 @@ final class InferenceConvolution {
         let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let (cin, cout) = (inputChannels, outputChannels)
         let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
-        let tiles = ((outH + 1) / 2) * ((outW + 1) / 2)
         let aCount = gemm.packedACount(m: cout, k: cin)
         if winogradPacked == nil {
             let u = transformedWinogradWeights()
