@@ -99,7 +99,7 @@ struct ImageLimitsTests {
                                pixels: UnsafeMutableRawPointer(mutating: buffer.baseAddress))
             return cx_jpeg_write_many_scans(path, &raw, 95, &message, message.count)
         }
-        #expect(code == 0, "\(String(cString: message))")
+        #expect(code == 0, "\(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         let bytes = try readBytes(URL(fileURLWithPath: path))
         _ = expectImageError(["scans.jpg", "more than 500 progressive scans", "CYCLEX_MAX_JPEG_SCANS"]) {
             _ = try Image(decoding: bytes, name: "scans.jpg", limits: .defaults)

@@ -32,7 +32,7 @@ struct DistributedTrainingTests {
             ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
              "OMPI_MCA_btl": "self,vader"]) { $1 }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("cyclex-mpirun-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)  // a failure throws just below
         defer { try? FileManager.default.removeItem(at: log) }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
