@@ -23,6 +23,10 @@ size_t cx_bf16_packed_a_count(int m, int k) { return (size_t)div_up(m, MR) * MR 
 size_t cx_bf16_packed_b_count(int k, int n) { return (size_t)div_up(n, NR) * NR * (size_t)div_up(k, 2); }
 
 void cx_bf16_pack_a(const float *a, int m, int k, int lda, uint32_t *out) {
+    cx_bf16_pack_a_strided(a, m, k, (size_t)lda, 1, out);
+}
+
+void cx_bf16_pack_a_strided(const float *a, int m, int k, size_t row_stride, size_t column_stride, uint32_t *out) {
     int kp = div_up(k, 2), blocks = div_up(m, MR);
     for (int mb = 0; mb < blocks; mb++) {
         for (int p = 0; p < kp; p++) {
@@ -31,8 +35,9 @@ void cx_bf16_pack_a(const float *a, int m, int k, int lda, uint32_t *out) {
                 int row = mb * MR + r;
                 uint32_t lo = 0, hi = 0;
                 if (row < m) {
-                    lo = bf16_bits(a[(size_t)row * lda + 2 * p]);
-                    if (2 * p + 1 < k) hi = bf16_bits(a[(size_t)row * lda + 2 * p + 1]);
+                    const float *first = a + (size_t)row * row_stride + (size_t)(2 * p) * column_stride;
+                    lo = bf16_bits(first[0]);
+                    if (2 * p + 1 < k) hi = bf16_bits(first[column_stride]);
                 }
                 dst[r] = lo | (hi << 16);
             }

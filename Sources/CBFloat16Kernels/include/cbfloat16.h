@@ -38,6 +38,10 @@ size_t cx_bf16_packed_b_count(int k, int n);
 /* Packs row-major A [M x K] (row stride lda floats) into the packed-A layout. Plain C. */
 void cx_bf16_pack_a(const float *a, int m, int k, int lda, uint32_t *out);
 
+/* The same for A with element (i, j) at a[i * row_stride + j * column_stride]: column_stride > 1
+ * packs a transposed view, e.g. Wᵀ of a row-major W [K x M] with row_stride 1, column_stride M. */
+void cx_bf16_pack_a_strided(const float *a, int m, int k, size_t row_stride, size_t column_stride, uint32_t *out);
+
 /* Packs panels [panel_begin, panel_end) of row-major B [K x N] (row stride ldb floats).
  * Needs cx_bf16_supported(). */
 void cx_bf16_pack_b(const float *b, int k, int n, int ldb, uint32_t *out, int panel_begin, int panel_end);

@@ -29,34 +29,13 @@ enum TransposedWeightProduct {
         let packedA = UnsafeMutablePointer<UInt32>.allocate(capacity: cx_bf16_packed_a_count(Int32(inputs), Int32(out)))
         let packedB = UnsafeMutablePointer<UInt32>.allocate(capacity: cx_bf16_packed_b_count(Int32(out), Int32(n)))
         defer { packedA.deallocate(); packedB.deallocate() }
-        packTransposed(weight.pointer, rows: out, columns: inputs, into: packedA)
+        // Wᵀ [inputs, out] is W read down its columns: row stride 1, column stride `inputs`.
+        cx_bf16_pack_a_strided(weight.pointer, Int32(inputs), Int32(out), 1, inputs, packedA)
         let panels = (n + 31) / 32
         Parallel.forRanges(panels, minimumChunk: 8) { range in
             cx_bf16_pack_b(b, Int32(out), Int32(n), Int32(n), packedB, Int32(range.lowerBound), Int32(range.upperBound))
             cx_bf16_gemm(Int32(inputs), Int32(n), Int32(out), packedA, packedB, c, Int32(n), nil, 0,
                          Int32(range.lowerBound), Int32(range.upperBound))
         }
-    }
-
-    /// Wᵀ in the kernels' packed-A layout ([⌈in/8⌉][⌈out/2⌉][8] bf16 pairs; see cbfloat16.h), read
-    /// from W [out, in] row by row: pair p of row e holds W[2p, e] (low half) and W[2p + 1, e].
-    static func packTransposed(_ w: UnsafePointer<Float>, rows out: Int, columns inputs: Int,
-                               into packed: UnsafeMutablePointer<UInt32>) {
-        let pairs = (out + 1) / 2, blocks = (inputs + 7) / 8
-        for p in 0..<pairs {
-            let low = w + 2 * p * inputs, high: UnsafePointer<Float>? = 2 * p + 1 < out ? low + inputs : nil
-            for e in 0..<(blocks * 8) {
-                let lo = e < inputs ? bfloat16Bits(low[e]) : 0
-                let hi = e < inputs ? (high.map { bfloat16Bits($0[e]) } ?? 0) : 0
-                packed[((e >> 3) * pairs + p) * 8 + (e & 7)] = lo | (hi << 16)
-            }
-        }
-    }
-
-    /// The bfloat16 bits of `f`, rounded to nearest even (a NaN stays a quiet NaN), as the kernels round.
-    @inline(__always) static func bfloat16Bits(_ f: Float) -> UInt32 {
-        let u = f.bitPattern
-        if u & 0x7fff_ffff > 0x7f80_0000 { return (u >> 16) | 0x40 }
-        return (u &+ 0x7fff &+ ((u >> 16) & 1)) >> 16
     }
 }
