@@ -12,7 +12,10 @@ struct ConvCase {
     var transposed = false, outputPadding = 0
 
     var outputSize: Int {
-        if transposed { return (size - 1) * stride - 2 * padding + kernel + outputPadding }
+        if transposed {
+            return Tensor.transposedConvolutionOutputSize(size, kernel: kernel, stride: stride, padding: padding,
+                                                          outputPadding: outputPadding)
+        }
         return (size + 2 * (padding + reflectPad) - kernel) / stride + 1
     }
     /// Multiply-adds × 2 of one forward pass.

@@ -206,6 +206,13 @@ extension Tensor {
         return out
     }
 
+    /// One output side of a transposed convolution (PyTorch's `ConvTranspose2d` rule):
+    /// (n − 1)·stride − 2·padding + kernel + outputPadding.
+    public static func transposedConvolutionOutputSize(_ n: Int, kernel: Int, stride: Int, padding: Int,
+                                                       outputPadding: Int) -> Int {
+        (n - 1) * stride - 2 * padding + kernel + outputPadding
+    }
+
     /// Transposed convolution (PyTorch `ConvTranspose2d`, the gradient of `conv2d` w.r.t. its
     /// input): x [B, Cin, H, W], weight [Cin, Cout, k, k] → [B, Cout, Ho, Wo] with
     /// Ho = (H − 1)·stride − 2·padding + k + outputPadding.
@@ -216,8 +223,10 @@ extension Tensor {
                      "transposedConv2d: input \(shape) does not match weight \(weight.shape) ([Cin, Cout, kh, kw])")
         let (batch, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (cout, kh, kw) = (weight.shape[1], weight.shape[2], weight.shape[3])
-        let outH = (h - 1) * stride - 2 * padding + kh + outputPadding
-        let outW = (w - 1) * stride - 2 * padding + kw + outputPadding
+        let outH = Self.transposedConvolutionOutputSize(h, kernel: kh, stride: stride, padding: padding,
+                                                        outputPadding: outputPadding)
+        let outW = Self.transposedConvolutionOutputSize(w, kernel: kw, stride: stride, padding: padding,
+                                                        outputPadding: outputPadding)
         // The geometry of the equivalent forward conv: from the output image back to the input.
         let geometry = ConvGeometry(
             channels: cout, height: outH, width: outW, kernelHeight: kh, kernelWidth: kw, stride: stride,

@@ -43,8 +43,10 @@ final class InferenceTransposedConvolution {
         let (batch, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (cout, k) = (weight.shape[1], weight.shape[2])
         precondition(cin == weight.shape[0], "transposed conv: input \(x.shape), weight \(weight.shape)")
-        let outH = (h - 1) * stride - 2 * padding + k + outputPadding
-        let outW = (w - 1) * stride - 2 * padding + k + outputPadding
+        let outH = Tensor.transposedConvolutionOutputSize(h, kernel: k, stride: stride, padding: padding,
+                                                          outputPadding: outputPadding)
+        let outW = Tensor.transposedConvolutionOutputSize(w, kernel: k, stride: stride, padding: padding,
+                                                          outputPadding: outputPadding)
         if usesSubPixel {
             return subPixel(x, outputHeight: outH, outputWidth: outW, bias: bias)
         }
