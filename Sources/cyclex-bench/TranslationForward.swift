@@ -7,6 +7,17 @@ let translationCases: [(kind: ModelConfiguration.Kind, preset: ModelConfiguratio
     (.cycleGAN, .small), (.cycleGAN, .standard), (.xaiCycleGAN, .small), (.xaiCycleGAN, .standard),
 ]
 
+/// A translation case's inputs: the preset's generator pair with fresh weights (seed 1) and a
+/// random batch-1 image of `size` pixels, the same for every section that uses `translationCases`.
+func freshTranslationCase(_ kind: ModelConfiguration.Kind, _ preset: ModelConfiguration.Preset, size: Int)
+    -> (generators: GeneratorPair, x: Tensor)
+{
+    let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
+    var rng = RandomGenerator(seed: 1)
+    let generators = makeGeneratorPair(configuration, using: &rng)
+    return (generators, randomTensor([1, configuration.channels, size, size], &rng))
+}
+
 /// `--only translate`: the generator forward `cyclex translate` runs per image (batch 1, square
 /// images of each `--size`), for each preset's A→B generator with fresh weights: the inference
 /// forward in float32 and, where the CPU has AVX512_BF16, in bf16, and the training-mode forward
@@ -21,10 +32,7 @@ func runTranslationSection(sizes: [Int], iterations: Int, models: Set<String>?, 
         "generator", "size", "training-mode f32", "inference f32", "inference bf16", "bf16 max |Δ| (grey levels)"])
     for (kind, preset) in translationCases where models?.contains("\(kind.rawValue)-\(preset.rawValue)") ?? true {
         for size in sizes {
-            let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
-            var rng = RandomGenerator(seed: 1)
-            let generators = makeGeneratorPair(configuration, using: &rng)
-            let x = randomTensor([1, configuration.channels, size, size], &rng)
+            let (generators, x) = freshTranslationCase(kind, preset, size: size)
             var variants: [(name: String, run: () -> Tensor)] = [("training", { generators.translate(x, direction: .aToB) })]
             if let f32 = try? InferenceGenerator(generators: generators, direction: .aToB, precision: .f32) {
                 variants.append(("f32", { f32(x) }))

@@ -14,10 +14,7 @@ func runTranslationLayersSection(sizes: [Int], iterations: Int, models: Set<Stri
     let precisions: [InferencePrecision] = BFloat16Support.isAvailable ? [.f32, .bf16] : [.f32]
     for (kind, preset) in translationCases where models?.contains("\(kind.rawValue)-\(preset.rawValue)") ?? true {
         for size in sizes {
-            let configuration = ModelConfiguration.preset(preset, kind: kind, imageSize: size)
-            var rng = RandomGenerator(seed: 1)
-            let generators = makeGeneratorPair(configuration, using: &rng)
-            let x = randomTensor([1, configuration.channels, size, size], &rng)
+            let (generators, x) = freshTranslationCase(kind, preset, size: size)
             let forwards = precisions.compactMap { p in
                 (try? InferenceGenerator(generators: generators, direction: .aToB, precision: p)).map { (p, $0) }
             }
