@@ -60,20 +60,29 @@ CX_DISPATCHED(cx_winograd_input,
               (x, channels, height, width, padding, tileRows, tileColumns, c0, c1, v))
 
 /* Y = A^T M A (+ b), A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]; one tile row of one channel into
- * `top` and `bottom` (2 * tileColumns wide each). */
-CX_INLINE void cx_winograd_output_row(const float *e, long stride, long tileColumns, float b, float *top,
-                                      float *bottom) {
-    const float *m[16];
-    for (int k = 0; k < 16; k++) m[k] = e + k * stride;
+ * `top` and `bottom` (2 * tileColumns wide each). The 16 inputs are planes `stride` floats apart,
+ * often a power of two (channels x tiles): reading all 16 in one loop makes them evict each other
+ * from the L1 cache, so each row i of M is first reduced across its 4 planes into l_i and r_i
+ * (`work`, 8 rows of tileColumns), and the rows are combined after. */
+CX_INLINE void cx_winograd_output_row(const float *e, long stride, long tileColumns, float b, float *restrict top,
+                                      float *restrict bottom, float *restrict work) {
+    for (int i = 0; i < 4; i++) {
+        const float *restrict m0 = e + (4 * i) * stride, *restrict m1 = e + (4 * i + 1) * stride;
+        const float *restrict m2 = e + (4 * i + 2) * stride, *restrict m3 = e + (4 * i + 3) * stride;
+        float *restrict l = work + (2 * i) * tileColumns, *restrict r = work + (2 * i + 1) * tileColumns;
+        for (long tx = 0; tx < tileColumns; tx++) {
+            l[tx] = m0[tx] + m1[tx] + m2[tx];
+            r[tx] = m1[tx] - m2[tx] - m3[tx];
+        }
+    }
+    const float *l0 = work, *r0 = work + tileColumns, *l1 = work + 2 * tileColumns, *r1 = work + 3 * tileColumns;
+    const float *l2 = work + 4 * tileColumns, *r2 = work + 5 * tileColumns, *l3 = work + 6 * tileColumns;
+    const float *r3 = work + 7 * tileColumns;
     for (long tx = 0; tx < tileColumns; tx++) {
-        float l0 = m[0][tx] + m[1][tx] + m[2][tx], r0 = m[1][tx] - m[2][tx] - m[3][tx];
-        float l1 = m[4][tx] + m[5][tx] + m[6][tx], r1 = m[5][tx] - m[6][tx] - m[7][tx];
-        float l2 = m[8][tx] + m[9][tx] + m[10][tx], r2 = m[9][tx] - m[10][tx] - m[11][tx];
-        float l3 = m[12][tx] + m[13][tx] + m[14][tx], r3 = m[13][tx] - m[14][tx] - m[15][tx];
-        top[2 * tx] = l0 + l1 + l2 + b;
-        top[2 * tx + 1] = r0 + r1 + r2 + b;
-        bottom[2 * tx] = l1 - l2 - l3 + b;
-        bottom[2 * tx + 1] = r1 - r2 - r3 + b;
+        top[2 * tx] = l0[tx] + l1[tx] + l2[tx] + b;
+        top[2 * tx + 1] = r0[tx] + r1[tx] + r2[tx] + b;
+        bottom[2 * tx] = l1[tx] - l2[tx] - l3[tx] + b;
+        bottom[2 * tx + 1] = r1[tx] - r2[tx] - r3[tx] + b;
     }
 }
 
@@ -81,9 +90,10 @@ CX_INLINE void cx_winograd_output_body(const float *m, long channels, const floa
                                        long c0, long c1, float *y) {
     const long tileRows = (outH + 1) / 2, tileColumns = (outW + 1) / 2, tiles = tileRows * tileColumns;
     const long stride = channels * tiles;
-    const int edge = (outW & 1) || (outH & 1);
-    float *scratch = edge ? malloc(sizeof(float) * 4 * (size_t)tileColumns) : NULL;
-    if (edge && scratch == NULL) abort();
+    /* 8 rows of work for the row reduction, then 4 rows of scratch for odd sizes. */
+    float *work = malloc(sizeof(float) * 12 * (size_t)tileColumns);
+    if (work == NULL) abort();
+    float *scratch = work + 8 * tileColumns;
     for (long co = c0; co < c1; co++) {
         float b = bias ? bias[co] : 0;
         float *plane = y + co * outH * outW;
@@ -92,33 +102,45 @@ CX_INLINE void cx_winograd_output_body(const float *m, long channels, const floa
             float *top = plane + 2 * ty * outW;
             int hasBottom = 2 * ty + 1 < outH;
             if (!(outW & 1) && hasBottom) {
-                cx_winograd_output_row(e, stride, tileColumns, b, top, top + outW);
+                cx_winograd_output_row(e, stride, tileColumns, b, top, top + outW, work);
                 continue;
             }
-            cx_winograd_output_row(e, stride, tileColumns, b, scratch, scratch + 2 * tileColumns);
+            cx_winograd_output_row(e, stride, tileColumns, b, scratch, scratch + 2 * tileColumns, work);
             memcpy(top, scratch, sizeof(float) * (size_t)outW);
             if (hasBottom) memcpy(top + outW, scratch + 2 * tileColumns, sizeof(float) * (size_t)outW);
         }
     }
-    free(scratch);
+    free(work);
 }
 CX_DISPATCHED(cx_winograd_output,
               (const float *m, long channels, const float *bias, long outH, long outW, long c0, long c1, float *y),
               (m, channels, bias, outH, outW, c0, c1, y))
 
-/* dM = A dY A^T, A = [[1, 0], [1, 1], [1, -1], [0, -1]]; one tile row from `top` and `bottom`. */
-CX_INLINE void cx_winograd_output_gradient_row(const float *top, const float *bottom, long stride, long tileColumns,
-                                               float *e) {
-    float *o[16];
-    for (int k = 0; k < 16; k++) o[k] = e + k * stride;
-    for (long tx = 0; tx < tileColumns; tx++) {
-        float y00 = top[2 * tx], y01 = top[2 * tx + 1], y10 = bottom[2 * tx], y11 = bottom[2 * tx + 1];
-        float p[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
-        for (int i = 0; i < 4; i++) {
-            o[4 * i][tx] = p[i][0];
-            o[4 * i + 1][tx] = p[i][0] + p[i][1];
-            o[4 * i + 2][tx] = p[i][0] - p[i][1];
-            o[4 * i + 3][tx] = -p[i][1];
+/* dM = A dY A^T, A = [[1, 0], [1, 1], [1, -1], [0, -1]]; one tile row from `top` and `bottom`.
+ * Down the rows first, p = (top, top + bottom, top - bottom, -bottom) (`work`: the two middle rows,
+ * 2 * tileColumns each), then across each row p_i into its 4 planes. One loop writes 4 planes
+ * `stride` floats apart: writing all 16 at once made them evict each other from the L1 cache
+ * (stride is often a power of two) and cost several times the other transforms. */
+CX_INLINE void cx_winograd_output_gradient_row(const float *restrict top, const float *restrict bottom, long stride,
+                                               long tileColumns, float *e, float *restrict work) {
+    const long w2 = 2 * tileColumns;
+    float *restrict sum = work, *restrict difference = work + w2;
+    for (long c = 0; c < w2; c++) {
+        sum[c] = top[c] + bottom[c];
+        difference[c] = top[c] - bottom[c];
+    }
+    const float *rows[4] = {top, sum, difference, bottom};
+    for (int i = 0; i < 4; i++) {
+        const float *restrict a = rows[i];
+        const float sign = i == 3 ? -1.0f : 1.0f;
+        float *restrict o0 = e + (4 * i) * stride, *restrict o1 = e + (4 * i + 1) * stride;
+        float *restrict o2 = e + (4 * i + 2) * stride, *restrict o3 = e + (4 * i + 3) * stride;
+        for (long tx = 0; tx < tileColumns; tx++) {
+            float a0 = sign * a[2 * tx], a1 = sign * a[2 * tx + 1];
+            o0[tx] = a0;
+            o1[tx] = a0 + a1;
+            o2[tx] = a0 - a1;
+            o3[tx] = -a1;
         }
     }
 }
@@ -127,9 +149,10 @@ CX_INLINE void cx_winograd_output_gradient_body(const float *gy, long channels, 
                                                 long c1, float *dm) {
     const long tileRows = (outH + 1) / 2, tileColumns = (outW + 1) / 2, tiles = tileRows * tileColumns;
     const long stride = channels * tiles;
-    const int edge = (outW & 1) || (outH & 1);
-    float *scratch = edge ? calloc(4 * (size_t)tileColumns, sizeof(float)) : NULL;
-    if (edge && scratch == NULL) abort();
+    /* 4 rows of work for the row sums, then 4 rows of zero-tailed scratch for odd sizes. */
+    float *work = calloc(8 * (size_t)tileColumns, sizeof(float));
+    if (work == NULL) abort();
+    float *scratch = work + 4 * tileColumns;
     for (long co = c0; co < c1; co++) {
         const float *plane = gy + co * outH * outW;
         for (long ty = 0; ty < tileRows; ty++) {
@@ -137,7 +160,7 @@ CX_INLINE void cx_winograd_output_gradient_body(const float *gy, long channels, 
             int hasBottom = 2 * ty + 1 < outH;
             float *e = dm + co * tiles + ty * tileColumns;
             if (!(outW & 1) && hasBottom) {
-                cx_winograd_output_gradient_row(top, top + outW, stride, tileColumns, e);
+                cx_winograd_output_gradient_row(top, top + outW, stride, tileColumns, e, work);
                 continue;
             }
             /* Past the output (odd sizes) reads as zero: the scratch rows' tails stay zero. */
@@ -145,10 +168,10 @@ CX_INLINE void cx_winograd_output_gradient_body(const float *gy, long channels, 
             memset(scratch, 0, sizeof(float) * 4 * (size_t)tileColumns);
             memcpy(t, top, sizeof(float) * (size_t)outW);
             if (hasBottom) memcpy(bo, top + outW, sizeof(float) * (size_t)outW);
-            cx_winograd_output_gradient_row(t, bo, stride, tileColumns, e);
+            cx_winograd_output_gradient_row(t, bo, stride, tileColumns, e, work);
         }
     }
-    free(scratch);
+    free(work);
 }
 CX_DISPATCHED(cx_winograd_output_gradient,
               (const float *gy, long channels, long outH, long outW, long c0, long c1, float *dm),
