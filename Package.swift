@@ -36,10 +36,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CConvKernels", cSettings: kernelC),
+        // The process's one worker pool (spin, then futex), behind `Parallel` and the split products.
+        .target(name: "CWorkerPool", cSettings: [.unsafeFlags(["-O2"])]),
         // The inference forward's matrix-product kernels (AVX-512 float32, AVX512_BF16) and Winograd
         // transforms: AVX-512 code behind a run-time CPUID check; the file builds for x86-64-v3.
         .target(name: "CBFloat16Kernels", cSettings: cpuC + [.unsafeFlags(["-O3"])]),
-        .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels", "CWorkerPool"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexMetrics", dependencies: ["CBLAS", "CyclexEngine", "CyclexImaging", "CyclexInterop"],

@@ -1,10 +1,21 @@
 import CBLAS
 
-/// Row-major single-precision matrix products on OpenBLAS.
+/// Row-major single-precision matrix products on OpenBLAS, run single-threaded and split over
+/// the engine's worker pool (`Parallel`).
+///
+/// OpenBLAS's own threads are switched off (`Parallel.configured` pins it to one thread): on few
+/// cores its threads and the pool's competed, and waking its second thread cost more than a
+/// small product. A large product is cut into parts along the columns of C (or its rows when C
+/// is narrow), and each part is one single-threaded `cblas_sgemm` claimed by whichever pool
+/// thread is free.
+///
+/// The parts depend on the shape (m, n, k) only, never on the thread count, so a product gives
+/// the same bits with 1, 2 or 16 threads (exact resume and MPI replicas rely on it). They may
+/// differ from one unsplit call in the last bit: some OpenBLAS kernel families (e.g. Haswell)
+/// round an element differently depending on where it falls in their register tiles.
 public enum BLAS {
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major; op(A) is m×k, op(B) is k×n.
     /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
-    @inlinable
     public static func sgemm(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -12,17 +23,81 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
-            if beta == 0 { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
+            if beta == 0 {
+                for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) }
+            } else if beta != 1 {
+                for r in 0..<m { for j in 0..<n { c[r * ldc + j] *= beta } }
+            }
             return
         }
-        cblas_sgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        _ = Parallel.configured
+        let split = GEMMSplit(m: m, n: n, k: k)
+        let (ta, tb) = (transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans)
+        if split.parts == 1 {
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                        beta, c, Int32(ldc))
+            return
+        }
+        Parallel.run(split.parts) { part in
+            let range = split.range(part)
+            if split.alongColumns {
+                // Columns [j0, j1) of C come from the same columns of op(B): B's columns, or B's rows when transposed.
+                let bPart = transposeB ? b + range.lowerBound * ldb : b + range.lowerBound
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(range.count), Int32(k), alpha, a, Int32(lda),
+                            bPart, Int32(ldb), beta, c + range.lowerBound, Int32(ldc))
+            } else {
+                // Rows [i0, i1) of C come from the same rows of op(A): A's rows, or A's columns when transposed.
+                let aPart = transposeA ? a + range.lowerBound : a + range.lowerBound * lda
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(range.count), Int32(n), Int32(k), alpha, aPart, Int32(lda),
+                            b, Int32(ldb), beta, c + range.lowerBound * ldc, Int32(ldc))
+            }
+        }
     }
 
-    /// Sets the number of OpenBLAS threads (default: all cores).
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Sets the number of threads products (and all parallel kernels) use: the pool's size.
+    /// OpenBLAS itself stays at one thread.
+    public static func setThreadCount(_ n: Int) { Parallel.setThreadCount(n) }
 
     /// The OpenBLAS kernel family in use (e.g. "Zen").
     public static var coreName: String { String(cString: openblas_get_corename()) }
+}
+
+/// How `BLAS.sgemm` cuts an m×n×k product into parts: a function of the shape alone.
+///
+/// - Products below `minimumPartWork` multiply-adds per part stay whole (a part's fixed cost,
+///   packing its operands and handing it to a thread, would outweigh the gain).
+/// - At most `maximumParts` parts, each at least `granule` columns wide (16 floats: whole
+///   cache lines and whole vector registers of C), cut along the columns of C; along its rows
+///   when C has too few columns.
+public struct GEMMSplit: Sendable, Equatable {
+    public static let minimumPartWork = 1 << 21
+    public static let maximumParts = 4
+    public static let granule = 16
+
+    /// Number of parts (1 = one call).
+    public let parts: Int
+    /// Whether parts are column blocks of C (else row blocks).
+    public let alongColumns: Bool
+    /// The length of the dimension being cut.
+    public let extent: Int
+
+    public init(m: Int, n: Int, k: Int) {
+        let work = m * n * k
+        let byWork = work / Self.minimumPartWork
+        let byColumns = n / Self.granule
+        let byRows = m / Self.granule
+        alongColumns = byColumns >= 2 || byColumns >= byRows
+        extent = alongColumns ? n : m
+        var p = min(Self.maximumParts, byWork, alongColumns ? byColumns : byRows)
+        if p < 2 { p = 1 }
+        parts = p
+    }
+
+    /// The columns (or rows) of part `i`: contiguous blocks whose boundaries are multiples of `granule`.
+    public func range(_ i: Int) -> Range<Int> {
+        let granules = (extent + Self.granule - 1) / Self.granule
+        let start = granules * i / parts * Self.granule
+        let end = i + 1 == parts ? extent : granules * (i + 1) / parts * Self.granule
+        return start..<end
+    }
 }

@@ -1,0 +1,44 @@
+#ifndef CWORKERPOOL_H
+#define CWORKERPOOL_H
+
+/*
+ * The process's one pool of worker threads, the backend of the engine's `Parallel` (Swift) and
+ * of its split matrix products.
+ *
+ * A job is `count` independent tasks `task(context, i)`, i in [0, count). The calling thread
+ * takes part, and every participant claims the next unclaimed index until none is left, so a
+ * worker that wakes late simply finds its share done by the caller. `cx_pool_run` returns when
+ * every task has finished.
+ *
+ * Hand-off: an idle worker spins on an atomic for a short while (CYCLEX_POOL_SPIN_US, default
+ * 50 microseconds, `pause` between reads), then parks on a futex and costs nothing until the
+ * next job wakes it. The caller waits for the last task the same way. There is no
+ * `sched_yield` loop anywhere.
+ *
+ * Jobs run serially on the calling thread (same indices, in order) when the pool has one
+ * thread, when the caller is itself inside a task of a job (nested parallelism), or when another
+ * thread's job holds the pool (several threads of one process calling at once). So nesting
+ * never deadlocks, and a task's result never depends on which thread ran it.
+ */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*cx_pool_task)(void *context, long index);
+
+/* Runs task(context, i) for every i in [0, count) and returns when all have finished. */
+void cx_pool_run(cx_pool_task task, void *context, long count);
+
+/* Threads taking part in a job, the caller included (>= 1). Starts workers on first need. */
+void cx_pool_set_threads(int threads);
+int cx_pool_threads(void);
+
+/* 1 while the calling thread runs a task of a job (worker or caller), else 0. */
+int cx_pool_in_task(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
