@@ -33,7 +33,7 @@ public enum BLAS {
         _ = Parallel.configured
         let split = GEMMSplit(m: m, n: n, k: k)
         let (ta, tb) = (transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans)
-        if split.parts == 1 {
+        if split.parts == 1 || !Parallel.usesPool {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                         beta, c, Int32(ldc))
             return

@@ -1,5 +1,6 @@
 import CBLAS
 import CWorkerPool
+import Dispatch
 import Foundation
 
 /// The one parallel-for of the engine, on the process's one persistent worker pool
@@ -26,14 +27,21 @@ public enum Parallel {
     public static func setThreadCount(_ n: Int) {
         _ = configured
         cx_pool_set_threads(Int32(clamping: max(1, n)))
+        if !usesPool { openblas_set_num_threads(Int32(clamping: max(1, n))) }
     }
 
     /// The start-up configuration, done once before the first parallel call or product: the pool
     /// size, and OpenBLAS pinned to one thread.
     static let configured: Void = {
-        openblas_set_num_threads(1)
-        cx_pool_set_threads(Int32(clamping: requestedThreads(ProcessInfo.processInfo.environment) ?? coreCount))
+        let threads = requestedThreads(ProcessInfo.processInfo.environment) ?? coreCount
+        cx_pool_set_threads(Int32(clamping: threads))
+        openblas_set_num_threads(usesPool ? 1 : Int32(clamping: threads))
     }()
+
+    /// False with `CYCLEX_THREAD_POOL=0`: the engine's threading before the pool (for A/B timing):
+    /// parallel loops on libdispatch's `concurrentPerform`, products as one multi-threaded
+    /// OpenBLAS call. Products then differ in the last bit between thread counts.
+    public static let usesPool = ProcessInfo.processInfo.environment["CYCLEX_THREAD_POOL"] != "0"
 
     /// The thread count an environment asks for (`OPENBLAS_NUM_THREADS`, a positive integer), if any.
     static func requestedThreads(_ environment: [String: String]) -> Int? {
@@ -68,6 +76,11 @@ public enum Parallel {
     public static func run(_ count: Int, _ task: (Int) -> Void) {
         _ = configured
         if count <= 0 { return }
+        if !usesPool {
+            nonisolated(unsafe) let task = task
+            DispatchQueue.concurrentPerform(iterations: count) { i in task(i) }
+            return
+        }
         withoutActuallyEscaping(task) { task in
             var context = task
             withUnsafeMutablePointer(to: &context) { pointer in
