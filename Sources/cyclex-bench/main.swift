@@ -1,6 +1,6 @@
-// OpenBLAS reads this when it initialises (first BLAS call): its worker threads then stop
-// spinning right after each call instead of stealing the second core from our own kernels
-// (docs/benchmarks.md#running). Must stay the first statement of the program.
+// OpenBLAS reads this when it initialises (first BLAS call): with CYCLEX_THREAD_POOL=0 (its own
+// threads) they then stop spinning right after each call instead of stealing the second core from
+// our own kernels (docs/benchmarks.md#running). Must stay the first statement of the program.
 setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
 
 import CyclexEngine
