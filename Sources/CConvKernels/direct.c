@@ -1,49 +1,72 @@
-/* Direct stride-1 unpadded convolutions for very thin layers (at most 4 output channels in the
- * forward pass): Kernels/DirectConvolution.swift describes when and why. One output row is
- * computed 32 columns at a time with the accumulators of every output channel in registers, so
- * each loaded input vector feeds up to 4 fused multiply-adds. */
+/* Direct stride-1 unpadded convolutions for thin layers and large kernels (Kernels/DirectConvolution.swift
+ * describes when and why). One output row is computed 32 columns at a time with the accumulators
+ * of a group of up to 4 output channels in registers, so each loaded input vector feeds up to 4
+ * fused multiply-adds; wider layers run group after group. */
 #include "dispatch.h"
 #include <stdlib.h>
 #include <string.h>
 
-/* y[o, r, :] += sum over (i, ki, kj) of w[o, i, ki, kj] * x[i, r + ki, kj + :] for o < OC (<= 4)
- * and rows [r0, r1); x [xc, xh, xw], w [OC, xc, kh, kw], y [OC, xh - kh + 1, xw - kw + 1]. */
-CX_INLINE void cx_correlate_rows(const float *x, long xc, long xh, long xw, const float *w, const int OC, long kh,
-                                 long kw, float *y, long r0, long r1) {
-    const long outH = xh - kh + 1, outW = xw - kw + 1, plane = outH * outW, taps = kh * kw;
-    for (long r = r0; r < r1; r++) {
-        long j = 0;
-        for (; j + 32 <= outW; j += 32) {
-            cx_v16 acc[4][2] = {{0}};
-            for (long i = 0; i < xc; i++) {
-                for (long ki = 0; ki < kh; ki++) {
-                    const float *row = x + (i * xh + r + ki) * xw + j;
-                    const float *wt = w + (i * kh + ki) * kw;
-                    for (long kj = 0; kj < kw; kj++) {
-                        cx_v16 a = cx_load(row + kj), b = cx_load(row + kj + 16);
-                        for (int o = 0; o < OC; o++) {
-                            cx_v16 s = cx_splat(wt[o * xc * taps + kj]);
-                            acc[o][0] += s * a;
-                            acc[o][1] += s * b;
-                        }
-                    }
+/* The sums of output row r, columns [j, j + 32), for output channels o < OC: acc[o][0..1]. */
+CX_INLINE void cx_correlate_block(const float *x, long xc, long xh, long xw, const float *w, const int OC, long kh,
+                                  long kw, long r, long j, cx_v16 acc[4][2]) {
+    const long taps = kh * kw;
+    for (int o = 0; o < OC; o++) acc[o][0] = acc[o][1] = cx_splat(0);
+    for (long i = 0; i < xc; i++) {
+        for (long ki = 0; ki < kh; ki++) {
+            const float *row = x + (i * xh + r + ki) * xw + j;
+            const float *wt = w + (i * kh + ki) * kw;
+            for (long kj = 0; kj < kw; kj++) {
+                cx_v16 a = cx_load(row + kj), b = cx_load(row + kj + 16);
+                for (int o = 0; o < OC; o++) {
+                    cx_v16 s = cx_splat(wt[o * xc * taps + kj]);
+                    acc[o][0] += s * a;
+                    acc[o][1] += s * b;
                 }
             }
+        }
+    }
+}
+
+/* y[o, r, :] += sum over (i, ki, kj) of w[o, i, ki, kj] * x[i, r + ki, kj + :] for o < OC (<= 4)
+ * and rows [r0, r1); x [xc, xh, xw], w [OC, xc, kh, kw], y [OC, xh - kh + 1, xw - kw + 1].
+ * A row whose width is not a multiple of 32 ends with one block shifted left to end at the row's
+ * end, of which only the columns not yet done are added (scalar code for the rest would cost as
+ * much as the vector blocks, e.g. 6 of 134 columns). */
+CX_INLINE void cx_correlate_rows(const float *x, long xc, long xh, long xw, const float *w, const int OC, long kh,
+                                 long kw, float *y, long r0, long r1) {
+    const long outH = xh - kh + 1, outW = xw - kw + 1, plane = outH * outW;
+    for (long r = r0; r < r1; r++) {
+        long j = 0;
+        cx_v16 acc[4][2];
+        for (; j + 32 <= outW; j += 32) {
+            cx_correlate_block(x, xc, xh, xw, w, OC, kh, kw, r, j, acc);
             for (int o = 0; o < OC; o++) {
                 float *dst = y + o * plane + r * outW + j;
                 cx_store(dst, cx_load(dst) + acc[o][0]);
                 cx_store(dst + 16, cx_load(dst + 16) + acc[o][1]);
             }
         }
+        if (j < outW && outW >= 32) {
+            const long shifted = outW - 32;
+            cx_correlate_block(x, xc, xh, xw, w, OC, kh, kw, r, shifted, acc);
+            for (int o = 0; o < OC; o++) {
+                float sums[32];
+                cx_store(sums, acc[o][0]);
+                cx_store(sums + 16, acc[o][1]);
+                float *dst = y + o * plane + r * outW;
+                for (long c = j; c < outW; c++) dst[c] += sums[c - shifted];
+            }
+            j = outW;
+        }
         for (; j < outW; j++) {
-            float acc[4] = {0, 0, 0, 0};
+            float sum[4] = {0, 0, 0, 0};
             for (long i = 0; i < xc; i++)
                 for (long ki = 0; ki < kh; ki++)
                     for (long kj = 0; kj < kw; kj++) {
                         float a = x[(i * xh + r + ki) * xw + j + kj];
-                        for (int o = 0; o < OC; o++) acc[o] += w[((o * xc + i) * kh + ki) * kw + kj] * a;
+                        for (int o = 0; o < OC; o++) sum[o] += w[((o * xc + i) * kh + ki) * kw + kj] * a;
                     }
-            for (int o = 0; o < OC; o++) y[o * plane + r * outW + j] += acc[o];
+            for (int o = 0; o < OC; o++) y[o * plane + r * outW + j] += sum[o];
         }
     }
 }
@@ -61,8 +84,12 @@ CX_INLINE void cx_correlate_rows_any(const float *x, long xc, long xh, long xw, 
 
 CX_INLINE void cx_direct_forward_body(const float *x, const float *w, float *y, long cin, long cout, long height,
                                       long width, long kh, long kw, long r0, long r1) {
-    if (cout < 1 || cout > 4) abort();
-    cx_correlate_rows_any(x, cin, height, width, w, cout, kh, kw, y, r0, r1);
+    if (cout < 1) abort();
+    const long plane = (height - kh + 1) * (width - kw + 1), group = cin * kh * kw;
+    for (long o = 0; o < cout; o += 4) {
+        long n = cout - o < 4 ? cout - o : 4;
+        cx_correlate_rows_any(x, cin, height, width, w + o * group, n, kh, kw, y + o * plane, r0, r1);
+    }
 }
 CX_DISPATCHED(cx_direct_forward,
               (const float *x, const float *w, float *y, long cin, long cout, long height, long width, long kh,
@@ -131,15 +158,69 @@ CX_INLINE void cx_weight_taps(const float *gy, const float *x, float *gw, int ac
     }
 }
 
+/* gw[o, ci, ki, 0..KW) for OC output channels and one kernel row ki: one pass over the rows with
+ * the KW taps of the kernel row in registers, so each loaded gy vector feeds KW multiply-adds and
+ * each loaded x vector OC (cx_weight_taps makes a pass per tap). */
+CX_INLINE void cx_weight_row_taps(const float *gy, const float *x, float *gw, int accumulate, long cin, const int OC,
+                                  const int KW, long height, long width, long kh, long ci, long ki) {
+    const long outH = height - kh + 1, outW = width - KW + 1, plane = outH * outW;
+    cx_v16 acc[4][7];
+    float tail[4][7];
+    for (int o = 0; o < OC; o++)
+        for (int kj = 0; kj < KW; kj++) {
+            acc[o][kj] = cx_splat(0);
+            tail[o][kj] = 0;
+        }
+    for (long r = 0; r < outH; r++) {
+        const float *xr = x + (ci * height + r + ki) * width, *g = gy + r * outW;
+        long c = 0;
+        for (; c + 16 <= outW; c += 16) {
+            cx_v16 gv[4];
+            for (int o = 0; o < OC; o++) gv[o] = cx_load(g + o * plane + c);
+            for (int kj = 0; kj < KW; kj++) {
+                cx_v16 xv = cx_load(xr + c + kj);
+                for (int o = 0; o < OC; o++) acc[o][kj] += gv[o] * xv;
+            }
+        }
+        for (; c < outW; c++)
+            for (int o = 0; o < OC; o++)
+                for (int kj = 0; kj < KW; kj++) tail[o][kj] += g[o * plane + c] * xr[c + kj];
+    }
+    for (int o = 0; o < OC; o++)
+        for (int kj = 0; kj < KW; kj++) {
+            float s = cx_sum(acc[o][kj]) + tail[o][kj];
+            float *dst = gw + ((o * cin + ci) * kh + ki) * KW + kj;
+            *dst = accumulate ? *dst + s : s;
+        }
+}
+
+/* The 7-wide kernels (the generators' 7x7 convolutions) take the row kernel: groups of 4 output
+ * channels where AVX-512 has 32 vector registers for the 28 accumulators, single channels where
+ * AVX2 has 16. Other widths keep one pass per tap. */
 CX_INLINE void cx_direct_backward_weight_body(const float *gy, const float *x, float *gw, int accumulate, long cin,
                                               long cout, long height, long width, long kh, long kw, long c0, long c1) {
+    if (cout < 1) abort();
+    const long plane = (height - kh + 1) * (width - kw + 1), group = cin * kh * kw;
+    const long rowGroup = kw == 7 ? (cx_kernel_isa() == 2 ? 4 : 1) : 0;
     for (long ci = c0; ci < c1; ci++) {
-        switch (cout) {
-        case 1: cx_weight_taps(gy, x, gw, accumulate, cin, 1, height, width, kh, kw, ci); break;
-        case 2: cx_weight_taps(gy, x, gw, accumulate, cin, 2, height, width, kh, kw, ci); break;
-        case 3: cx_weight_taps(gy, x, gw, accumulate, cin, 3, height, width, kh, kw, ci); break;
-        case 4: cx_weight_taps(gy, x, gw, accumulate, cin, 4, height, width, kh, kw, ci); break;
-        default: abort();
+        long o = 0;
+        if (rowGroup == 4)
+            for (; o + 4 <= cout; o += 4)
+                for (long ki = 0; ki < kh; ki++)
+                    cx_weight_row_taps(gy + o * plane, x, gw + o * group, accumulate, cin, 4, 7, height, width, kh, ci, ki);
+        if (rowGroup > 0)
+            for (; o < cout; o++)
+                for (long ki = 0; ki < kh; ki++)
+                    cx_weight_row_taps(gy + o * plane, x, gw + o * group, accumulate, cin, 1, 7, height, width, kh, ci, ki);
+        for (; o < cout; o += 4) {
+            const float *g = gy + o * plane;
+            float *dw = gw + o * group;
+            switch (cout - o < 4 ? cout - o : 4) {
+            case 1: cx_weight_taps(g, x, dw, accumulate, cin, 1, height, width, kh, kw, ci); break;
+            case 2: cx_weight_taps(g, x, dw, accumulate, cin, 2, height, width, kh, kw, ci); break;
+            case 3: cx_weight_taps(g, x, dw, accumulate, cin, 3, height, width, kh, kw, ci); break;
+            default: cx_weight_taps(g, x, dw, accumulate, cin, 4, height, width, kh, kw, ci); break;
+            }
         }
     }
 }

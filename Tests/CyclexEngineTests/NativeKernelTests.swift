@@ -66,8 +66,11 @@ import Testing
     }
 
     @Test func directConvolutionMatchesTheSwiftKernels() {
-        // (cin, cout, height, width, kernel): the generators' 7×7 and 3×3 output convs and tails.
-        let shapes = [(16, 3, 70, 70, 7), (32, 3, 34, 40, 3), (5, 1, 12, 45, 7), (8, 4, 9, 9, 3), (6, 2, 40, 39, 5)]
+        // (cin, cout, height, width, kernel): the generators' 7×7 and 3×3 output convs and tails;
+        // wide 7×7 (groups of 4 channels and a single one, rows of 32 + a shifted block, the input
+        // gradient's 70- and 46-wide rows) and a wide 5×5 (one pass per tap, rows < 32 wide).
+        let shapes = [(16, 3, 70, 70, 7), (32, 3, 34, 40, 3), (5, 1, 12, 45, 7), (8, 4, 9, 9, 3), (6, 2, 40, 39, 5),
+                      (5, 9, 20, 46, 7), (3, 16, 40, 70, 7), (4, 6, 14, 24, 5)]
         Self.forEachInstructionSet { isa in
             for (cin, cout, height, width, k) in shapes {
                 var r = Inputs(seed: UInt64(32_000 + cin * 100 + height))
@@ -101,6 +104,27 @@ import Testing
                 #expect(inputGradient < 2e-6, "input gradient \(shape)")
                 #expect(weightGradients.allSatisfy { $0 < 2e-5 }, "weight gradient \(shape): \(weightGradients)")
             }
+        }
+    }
+
+    /// `conv2d` of large kernels on the direct kernels (any output width) against im2col + sgemm:
+    /// output and all three gradients, batch 2, rows that are not a multiple of 32 wide.
+    @Test(arguments: [(5, 9, 20, 46, 7), (3, 16, 38, 38, 7), (4, 6, 14, 24, 5)])
+    func largeKernelsThroughConv2dMatchIm2col(cin: Int, cout: Int, height: Int, width: Int, kernel: Int) {
+        var r = Inputs(seed: UInt64(33_000 + cin * 100 + height))
+        let x = r.normal([2, cin, height, width]), w = r.normal([cout, cin, kernel, kernel], std: 0.1)
+        let b = r.normal([cout]), seed = r.normal([2, cout, height - kernel + 1, width - kernel + 1])
+        func run(direct: Bool) -> [[Float]] {
+            DirectConvolution.$largeKernelsOverride.withValue(direct) {
+                let y = x.conv2d(weight: w, bias: b)
+                let g = Tensor.gradients(of: y, withRespectTo: [x, w, b], seed: seed)
+                return [y.scalars] + g.map(\.scalars)
+            }
+        }
+        x.requiresGradient = true; w.requiresGradient = true; b.requiresGradient = true
+        let (direct, im2col) = (run(direct: true), run(direct: false))
+        for (name, pair) in zip(["output", "input gradient", "weight gradient", "bias gradient"], zip(direct, im2col)) {
+            #expect(WinogradConvolutionTests.relativeError(pair.0, pair.1) < 2e-5, "\(name) \(cin)→\(cout) k\(kernel)")
         }
     }
 }

@@ -41,13 +41,16 @@ struct OpFixtureTests {
         Issue.record("\(fixture.name): case \(name) is not known to this test", sourceLocation: sourceLocation)
     }
 
-    @Test func conv2d() throws {
+    /// Every case with large kernels on the direct kernels (the default) and on im2col + sgemm.
+    @Test(arguments: [true, false]) func conv2d(largeKernelsDirect: Bool) throws {
         let f = try Fixture.load("ops/conv2d")
-        for (name, cfg) in try cases(f) {
-            let (stride, padding) = (try cfg["stride"].int(), try cfg["padding"].int())
-            #expect(try cfg["bias"].bool() == f.contains("\(name).bias"), "\(name) bias")
-            try check(f, case: name, inputs: ["input", "weight", "bias"]) { t in
-                t["input"]!.conv2d(weight: t["weight"]!, bias: t["bias"], stride: stride, padding: padding)
+        try DirectConvolution.$largeKernelsOverride.withValue(largeKernelsDirect) {
+            for (name, cfg) in try cases(f) {
+                let (stride, padding) = (try cfg["stride"].int(), try cfg["padding"].int())
+                #expect(try cfg["bias"].bool() == f.contains("\(name).bias"), "\(name) bias")
+                try check(f, case: name, inputs: ["input", "weight", "bias"]) { t in
+                    t["input"]!.conv2d(weight: t["weight"]!, bias: t["bias"], stride: stride, padding: padding)
+                }
             }
         }
     }

@@ -1,14 +1,40 @@
 import CConvKernels
+import Foundation
 
-/// Direct stride-1, unpadded convolution for very few output channels (the generators' final
-/// 7×7 ngf→3 and 3×3 ngf→3 convs). As a GEMM these have M = Cout ≤ 4, which runs at a few
-/// percent of sgemm speed, and their im2col matrix is huge (205 MB for 64×128² with a 7×7
-/// kernel); here every kernel tap becomes a vectorised row AXPY that stays in cache.
+/// Direct stride-1, unpadded convolution, for two kinds of layers where im2col + sgemm is slow:
+/// - very few output channels (the generators' final 7×7 ngf→3 and 3×3 ngf→3 convs): as a GEMM
+///   these have M = Cout ≤ 4, which runs at a few percent of sgemm speed, and their im2col matrix
+///   is huge (205 MB for 64×128² with a 7×7 kernel);
+/// - large kernels (the 7×7 stems and the xAI generator's 7×7 ngf→ngf head) of any width, on the C
+///   kernels: their column matrix has 49·Cin rows per output pixel and a GEMM with M = Cout = 16…64
+///   packs all of it for few multiply-adds per element, so building and packing it cost more than
+///   the products.
+/// Here every kernel tap becomes a vectorised row AXPY that stays in cache (groups of 4 output
+/// channels at a time in the C kernels).
 ///
 /// Shapes per image: x [Cin, H, W], weight [Cout, Cin, kh, kw], y [Cout, H−kh+1, W−kw+1].
 public enum DirectConvolution {
-    /// Used when Cout is at most this.
+    /// Used for any kernel size when Cout is at most this.
     public static let maximumOutputChannels = 4
+
+    /// Used for any Cout when the kernel has at least this many taps (5×5 and up) and the C kernels
+    /// are in use.
+    public static let minimumWideKernelTaps = 25
+
+    /// Whether large kernels of any width run here (default: yes; `CYCLEX_DIRECT_LARGE_KERNELS=0`
+    /// keeps them on im2col + sgemm, for A/B timing in one binary).
+    public static let largeKernelsEnabled: Bool =
+        ProcessInfo.processInfo.environment["CYCLEX_DIRECT_LARGE_KERNELS"] != "0"
+
+    /// Replaces `largeKernelsEnabled` inside `$largeKernelsOverride.withValue(…) { … }` (tests).
+    @TaskLocal public static var largeKernelsOverride: Bool?
+
+    /// Whether a stride-1 unpadded convolution with this many output channels and taps runs here.
+    static func handles(outputChannels cout: Int, taps: Int) -> Bool {
+        guard taps > 1 else { return false }
+        if cout <= maximumOutputChannels { return true }
+        return taps >= minimumWideKernelTaps && NativeKernels.inUse && (largeKernelsOverride ?? largeKernelsEnabled)
+    }
 
     /// y (+)= conv(x, w); `y` must hold the bias (or zeros).
     public static func forward(

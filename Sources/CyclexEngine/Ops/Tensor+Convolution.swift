@@ -182,10 +182,11 @@ extension Tensor {
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real
-    /// kernel (not 1×1) and at most `DirectConvolution.maximumOutputChannels` outputs.
+    /// kernel (not 1×1), and either at most `DirectConvolution.maximumOutputChannels` outputs or a
+    /// large kernel (`DirectConvolution.handles`).
     static func usesDirectConvolution(_ g: ConvGeometry, outputChannels: Int) -> Bool {
-        outputChannels <= DirectConvolution.maximumOutputChannels && g.stride == 1 && g.padding == 0
-            && g.kernelHeight * g.kernelWidth > 1
+        g.stride == 1 && g.padding == 0
+            && DirectConvolution.handles(outputChannels: outputChannels, taps: g.kernelHeight * g.kernelWidth)
     }
 
     /// Output pixels of the largest band (`Kernels.im2colBands`): the column buffer holds patchSize × this.
