@@ -114,7 +114,7 @@ import Testing
         var description: String { "m\(m) n\(n) k\(k) tA \(transposeA) tB \(transposeB) α \(alpha) β \(beta)" }
     }
 
-    /// Products large enough to be split (along columns, and along rows for the narrow C), odd
+    /// Products large enough to be split (along the columns of C, or its rows where C is taller than wide), odd
     /// sizes that leave partial granules, both transposes, β ≠ 0, and padded row strides.
     static let cases: [Case] = [
         Case(m: 64, n: 1_001, k: 333, transposeA: false, transposeB: false, alpha: 1, beta: 0),
@@ -123,6 +123,7 @@ import Testing
         Case(m: 129, n: 300, k: 411, transposeA: true, transposeB: true, alpha: 2, beta: 0.25),
         Case(m: 2_049, n: 17, k: 150, transposeA: false, transposeB: false, alpha: 1, beta: 1),
         Case(m: 517, n: 9, k: 1_030, transposeA: true, transposeB: true, alpha: 1, beta: 0),
+        Case(m: 301, n: 40, k: 203, transposeA: true, transposeB: false, alpha: 1, beta: 0.5),
     ]
 
     /// A case's operands with padded row strides (3, 5 and 7 floats longer than needed).
@@ -177,7 +178,7 @@ import Testing
         for c in Self.cases {
             let split = GEMMSplit(m: c.m, n: c.n, k: c.k)
             #expect(split.parts > 1, "\(c) is meant to be split")
-            #expect(split.alongColumns == (c.n >= 2 * GEMMSplit.granule), "\(c)")
+            #expect(split.alongColumns == (c.n >= c.m), "\(c)")
             var next = 0
             for part in 0..<split.parts {
                 let range = split.range(part)
@@ -187,6 +188,7 @@ import Testing
             #expect(next == (split.alongColumns ? c.n : c.m), "\(c)")
         }
         #expect(GEMMSplit(m: 64, n: 64, k: 64).parts == 1)  // 262 k multiply-adds: one call
+        #expect(GEMMSplit(m: 3, n: 4_096, k: 1_568).alongColumns)  // too few rows to cut
     }
 
     @Test func splitProductsAreBitEqualAcrossThreadCountsAndMatchFloat64() {
