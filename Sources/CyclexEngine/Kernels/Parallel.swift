@@ -53,13 +53,17 @@ public enum Parallel {
     /// splits when each range would get at least `minimumChunk` items (below that, threads cost
     /// more than they save).
     public static func forRanges(_ count: Int, minimumChunk: Int = 16_384, _ body: (Range<Int>) -> Void) {
-        let chunks = min(threadCount, count / max(1, minimumChunk))
+        let chunks = min(threadCount, count / max(1, minimumChunk / grainDivisor))
         if chunks <= 1 {
             if count > 0 { body(0..<count) }
             return
         }
         run(chunks) { i in body((count * i / chunks)..<(count * (i + 1) / chunks)) }
     }
+
+    /// `CYCLEX_PARALLEL_GRAIN=d` divides every `minimumChunk` by d (default 1), for A/B timing of
+    /// the call sites' thresholds, most of which were tuned for libdispatch's costlier hand-off.
+    static let grainDivisor = max(1, Int(ProcessInfo.processInfo.environment["CYCLEX_PARALLEL_GRAIN"] ?? "") ?? 1)
 
     /// Runs `body(i)` for each `i` in `0..<count`, spread over the threads in contiguous blocks.
     /// Use when each item is substantial (an image plane, a channel).
