@@ -46,8 +46,10 @@ enum InferenceGEMM: Sendable {
     }
 
     /// C [m × n] (row stride ldc) = A · B (+ bias per row), B row-major [k × n] (row stride ldb, default n);
-    /// `packedA` from `packA`, `scratch` holds at least `packedBCount(k:n:)` words. Packing and
-    /// product are each split over the cores by panels of 32 columns.
+    /// `packedA` from `packA`, `scratch` holds at least `packedBCount(k:n:)` words. Split over the
+    /// threads by panels of 32 columns, in one parallel region: each thread packs its own panels
+    /// of B and multiplies them while they are still in its cache (a panel's product reads only
+    /// that panel).
     func multiply(
         m: Int, n: Int, k: Int, packedA: TensorStorage, b: UnsafePointer<Float>, ldb: Int? = nil, scratch: TensorStorage,
         c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?
@@ -63,8 +65,8 @@ enum InferenceGEMM: Sendable {
             } else {
                 cx_f32_pack_b(b, Int32(k), Int32(n), Int32(ldb), pb, Int32(range.lowerBound), Int32(range.upperBound))
             }
+            multiplyPacked(m: m, n: n, k: k, packedA: pa, packedB: pb, c: c, ldc: ldc, bias: bias, panels: range, split: false)
         }
-        multiplyPacked(m: m, n: n, k: k, packedA: pa, packedB: pb, c: c, ldc: ldc, bias: bias, panels: 0..<panels)
     }
 
     /// C = A · B (+ bias) for the columns of `panels`, both operands already packed; runs on the
