@@ -1,4 +1,5 @@
 import CyclexEngine
+import CyclexInference
 import CyclexModels
 import CyclexNN
 
@@ -155,6 +156,12 @@ public final class SingleGANModel {
         case .lime:
             if let dense = discriminator as? DenseDiscriminator {
                 return lime.attributions(of: dense.limeHead, at: fakes, explain: rows, using: &limeGenerator)
+            }
+            if let dcgan = discriminator as? DcganDiscriminator {
+                // Evaluation mode without autodiff: the same function of the image, on the
+                // inference convolutions (docs/explanations.md#lime).
+                let forward = DcganDiscriminatorInferenceForward(dcgan)
+                return lime.attributions(of: { forward($0) }, at: fakes, explain: rows, using: &limeGenerator)
             }
             return withEvaluationMode(discriminator) {
                 lime.attributions(of: { self.discriminator($0) }, at: fakes, explain: rows, using: &limeGenerator)
