@@ -86,4 +86,37 @@ struct RescaleDeepLiftShapTests {
         #expect(Array(some[per..<(2 * per)]) == Array(all[per..<(2 * per)]))
         #expect(some[0..<per].allSatisfy { $0 == 0 } && some[(2 * per)...].allSatisfy { $0 == 0 })
     }
+
+    /// The backward-only DCGAN explainer against the general autodiff form (a recorded forward of
+    /// K rows per input, then the engine's backward): the same per-pair attributions up to float
+    /// rounding, on the tile widths of a real run (16 filters, one channel) and on colour images.
+    @Test(arguments: [(4, 3), (16, 1)])
+    func backwardOnlyMatchesTheAutodiffForm(filters: Int, channels: Int) {
+        var g = RandomGenerator(seed: 31)
+        let d = DcganDiscriminator(filters: filters, channels: channels, initialization: .pytorchDefault, using: &g)
+        for (index, norm) in d.norms.enumerated() {
+            for (name, buffer) in norm.namedBuffers where name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
+                let values = (0..<buffer.count).map { name.hasSuffix("var") ? 0.4 + Float($0 % 3) * 0.3 : 0.1 * Float($0 % 5) - 0.2 + Float(index) * 0.05 }
+                buffer.assign(Tensor(shape: buffer.shape, scalars: values))
+            }
+        }
+        var u = RandomGenerator(seed: 8)
+        let x = Tensor(randomUniform: [3, channels, 32, 32], lowerBound: -1, upperBound: 1, using: &u)
+        let baselines = Tensor(randomUniform: [5, channels, 32, 32], lowerBound: -1, upperBound: 1, using: &u)
+        let explain = [true, false, true]
+        let (mean, pairs) = GANExplanations.deepLiftShap(of: d, inputs: x, baselines: baselines, explain: explain, keepPairs: true)
+        d.norms.forEach { $0.isTraining = false }
+        let (referenceMean, referencePairs) = GANExplanations.rescaleDeepLiftShap(
+            stages: d.affineStages, inputs: x, baselines: baselines, explain: explain, keepPairs: true)
+        d.norms.forEach { $0.isTraining = true }
+        let got = pairs!.scalars, expected = referencePairs!.scalars
+        let scale = expected.map { abs($0) }.max()!
+        #expect(scale > 1e-5)
+        let worst = zip(got, expected).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "largest per-pair difference \(worst) against \(scale)")
+        let worstMean = zip(mean.scalars, referenceMean.scalars).map { abs($0 - $1) }.max()!
+        #expect(worstMean <= 1e-4 * scale)
+        let per = channels * 32 * 32
+        #expect(mean.scalars[per..<(2 * per)].allSatisfy { $0 == 0 })
+    }
 }

@@ -12,6 +12,9 @@ import Foundation
 ///     L(h) = Σ s_L ⊙ A_L(… s₂ ⊙ A₂(s₁ ⊙ A₁(h)))
 /// with respect to h (an affine map's gradient is its linear part, whatever h is), so the engine's
 /// own autodiff computes the multipliers, batched over the K baselines of one input at a time.
+/// It records a forward of K rows per input only to get that backward; the DCGAN explainer
+/// (`deepLiftShap(of: DcganDiscriminator…)`, DcganDeepLiftShap.swift) runs the backward alone, and
+/// its tests check it against this general form.
 extension GANExplanations {
     /// One affine stage; the nonlinearity after it is LeakyReLU(0.2), or a sigmoid for the last.
     public typealias AffineStage = (Tensor) -> Tensor
@@ -102,21 +105,6 @@ extension GANExplanations {
                 slope[u] = (fx[u] - fb[u]) / delta
             }
         }
-    }
-
-    /// DeepLiftShap of the DCGAN discriminator with BatchNorm in evaluation mode (running
-    /// statistics: then every stage is affine and the explained function does not depend on the
-    /// batch); the previous mode is restored. Cost: one forward and one input-gradient backward of
-    /// K rows per explained input, B·K rows in all.
-    public static func deepLiftShap(
-        of discriminator: DcganDiscriminator, inputs: Tensor, baselines: Tensor, explain: [Bool]? = nil,
-        keepPairs: Bool = false
-    ) -> (attributions: Tensor, perBaseline: Tensor?) {
-        let was = discriminator.norms.map(\.isTraining)
-        discriminator.norms.forEach { $0.isTraining = false }
-        defer { zip(discriminator.norms, was).forEach { $0.isTraining = $1 } }
-        return rescaleDeepLiftShap(stages: discriminator.affineStages, inputs: inputs, baselines: baselines,
-                                   explain: explain, keepPairs: keepPairs)
     }
 }
 
