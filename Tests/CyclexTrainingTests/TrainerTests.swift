@@ -77,6 +77,35 @@ struct TrainerTests {
         #expect(grid.width == 3 * 32 + 2 * 2 && grid.height == 6 * 32 + 5 * 2)  // 3 + 3 probes, 3 columns
     }
 
+    /// The thread count changes only the speed: the worker pool splits products into parts that
+    /// depend on the shape alone and every parallel kernel writes disjoint outputs, so 1 and 2
+    /// threads train to the same bits (exact resume across machines' thread settings, MPI ranks
+    /// with one thread against one process with two). Preset tiny at 64 px, so the stem and the
+    /// residual blocks' convolutions are products large enough to be split.
+    @Test(arguments: [ModelConfiguration.Kind.cycleGAN, .xaiCycleGAN])
+    func threadCountDoesNotChangeTheResult(kind: ModelConfiguration.Kind) throws {
+        let root = try makeDataset(count: 2)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let before = Parallel.threadCount
+        defer { Parallel.setThreadCount(before) }
+        var results: [[String: [Float]]] = []
+        let splitBefore = BLAS.splitProducts
+        for threads in [1, 2] {
+            Parallel.setThreadCount(threads)
+            var o = options(root, kind: kind, name: "threads-\(threads)", maxSteps: 1)
+            o.size = 64
+            results.append(try weights(quietTrainer(o).run().checkpoint))
+        }
+        #expect(BLAS.splitProducts > splitBefore, "no product was large enough to be split")
+        for (index, r) in results.enumerated().dropFirst() {
+            #expect(r.keys.sorted() == results[0].keys.sorted())
+            for (name, values) in results[0] {
+                #expect(r[name].map { $0.map(\.bitPattern) } == values.map(\.bitPattern),
+                        "\(name) differs between 1 and \(index + 1) threads")
+            }
+        }
+    }
+
     /// `--decay-steps`: the logged rate of each step follows `StepLinearDecay` across an epoch
     /// boundary (3-image epochs, 5 steps, decay over the last 3; the epoch decay would keep 1 here).
     @Test func stepDecayDrivesTheLoggedRate() throws {

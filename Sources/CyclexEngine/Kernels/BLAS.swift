@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 
 /// Row-major single-precision matrix products on OpenBLAS, run single-threaded and split over
 /// the engine's worker pool (`Parallel`).
@@ -39,6 +40,7 @@ public enum BLAS {
                         beta, c, Int32(ldc))
             return
         }
+        splitCount.add(1, ordering: .relaxed)
         Parallel.run(split.parts) { part in
             let range = split.range(part)
             if split.alongColumns {
@@ -54,6 +56,10 @@ public enum BLAS {
             }
         }
     }
+
+    /// Products run in parts since the process started (diagnostics; tests check that splitting happened).
+    public static var splitProducts: Int { splitCount.load(ordering: .relaxed) }
+    private static let splitCount = Atomic<Int>(0)
 
     /// Sets the number of threads products (and all parallel kernels) use: the pool's size.
     /// OpenBLAS itself stays at one thread.
