@@ -61,6 +61,44 @@ void cx_f32_pack_a(const float *a, int m, int k, int lda, float *out) {
     }
 }
 
+/* Winograd F(2x2, 3x3) weights U_xi = (G g G^T)_xi of every 3x3 kernel of w [Cout, Cin, 3, 3],
+ * written straight into the cx_f32_pack_a layout of each U_xi [Cout x Cin]: out + xi * count,
+ * count = cx_f32_packed_a_count(Cout, Cin). One pass over the weights instead of transforming
+ * into a [16][Cout][Cin] buffer and packing its 16 matrices; the arithmetic is CConvKernels'
+ * (cx_winograd_weights), so the values are the same bit for bit. Output-channel blocks
+ * [block_begin, block_end) of MR channels (for splitting over threads). */
+typedef float cx_wv8 __attribute__((vector_size(32)));
+void cx_f32_winograd_pack_a(const float *w, int cout, int cin, int block_begin, int block_end, float *out) {
+    const size_t count = cx_f32_packed_a_count(cout, cin);
+    const size_t row = (size_t)cin * 9;
+    for (int mb = block_begin; mb < block_end; mb++) {
+        const int rows = cout - mb * MR < MR ? cout - mb * MR : MR;
+        for (int ci = 0; ci < cin; ci++) {
+            /* The 8 output channels of the block side by side (zeros past Cout). */
+            const float *base = w + ((size_t)mb * MR * cin + ci) * 9;
+            cx_wv8 g[9];
+            for (int tap = 0; tap < 9; tap++) {
+                cx_wv8 v = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (int r = 0; r < rows; r++) v[r] = base[r * row + tap];
+                g[tap] = v;
+            }
+            cx_wv8 t[4][3];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            float *slot = out + ((size_t)mb * cin + ci) * MR;
+            for (int i = 0; i < 4; i++) {
+                const cx_wv8 u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                                     t[i][2]};
+                for (int q = 0; q < 4; q++) memcpy(slot + (size_t)(4 * i + q) * count, &u[q], sizeof(cx_wv8));
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- CPU features */
 
 #ifdef CX_X86

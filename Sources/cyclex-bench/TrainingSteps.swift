@@ -1,6 +1,7 @@
 import CyclexEngine
 import CyclexInference
 import CyclexTraining
+import Foundation
 
 // MARK: - Section 3d: the real training steps of `cyclex train`
 
@@ -17,9 +18,12 @@ import CyclexTraining
 /// explanations (CPU time per step, medians of the interleaved iterations are not needed here:
 /// the sums over `iterations` extra steps of each kind).
 func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?, phases: Bool = false, log: JSONLog) {
-    BLAS.setThreadCount(2)
+    // `CYCLEX_BENCH_STEP_THREADS=1` (with `taskset -c N` so the engine's own parallel loops share
+    // one core) gives one-thread CPU-time readings for A/B work on a loaded machine.
+    let threads = ProcessInfo.processInfo.environment["CYCLEX_BENCH_STEP_THREADS"].flatMap { Int($0) } ?? 2
+    BLAS.setThreadCount(threads)
     var t = TextTable(
-        "3d. cyclex train steps (batch 1, 2 threads; xAI with/without explanations A/B interleaved)",
+        "3d. cyclex train steps (batch 1, \(threads) BLAS thread\(threads == 1 ? "" : "s"); xAI with/without explanations A/B interleaved)",
         ["model", "preset (ngf/blocks/ndf)", "size", "params", "step median", "step min", "without explanations",
          "explanation cost", "CPU: step / explanation cost"])
     for size in sizes {

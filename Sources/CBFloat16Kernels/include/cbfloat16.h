@@ -87,6 +87,10 @@ size_t cx_f32_packed_a_count(int m, int k);
 size_t cx_f32_packed_b_count(int k, int n);
 /* Plain C. */
 void cx_f32_pack_a(const float *a, int m, int k, int lda, float *out);
+/* Winograd F(2x2, 3x3) weights of w [Cout, Cin, 3, 3], each of the 16 matrices U_xi [Cout x Cin] in
+ * the cx_f32_pack_a layout at out + xi * cx_f32_packed_a_count(Cout, Cin); output-channel blocks of 8
+ * [block_begin, block_end). The same values as CConvKernels' transform followed by cx_f32_pack_a. */
+void cx_f32_winograd_pack_a(const float *w, int cout, int cin, int block_begin, int block_end, float *out);
 /* Needs cx_avx512_supported(). */
 void cx_f32_pack_b(const float *b, int k, int n, int ldb, float *out, int panel_begin, int panel_end);
 /* Needs cx_avx512_supported(). */

@@ -37,6 +37,12 @@ final class InferenceConvolution {
     /// weight gradient to pay for, and the weights are transformed once.
     static let winogradMinimumChannels = 32
 
+    /// Whether the float32 Winograd weights are transformed straight into the packed layout
+    /// (`cx_f32_winograd_pack_a`, one pass) instead of transformed, then packed matrix by matrix
+    /// (`CYCLEX_FUSED_WINOGRAD_PACK=0`, for A/B). The xAI step's first pass pays this every step
+    /// (its generators' weights change between steps).
+    static let fusedWinogradPacking = ProcessInfo.processInfo.environment["CYCLEX_FUSED_WINOGRAD_PACK"] != "0"
+
     /// Whether bf16 3×3 convolutions use Winograd (default) or bf16 im2col GEMMs
     /// (`CYCLEX_BF16_WINOGRAD=0`, for accuracy and speed comparisons).
     static let bf16Winograd = ProcessInfo.processInfo.environment["CYCLEX_BF16_WINOGRAD"] != "0"
@@ -287,11 +293,19 @@ final class InferenceConvolution {
         let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
         let aCount = gemm.packedACount(m: cout, k: cin)
         if winogradPacked == nil {
-            let u = transformedWinogradWeights()
             let packed = TensorStorage(count: 16 * aCount)
-            for xi in 0..<16 {
-                let one = gemm.packA(u.pointer + xi * cout * cin, m: cout, k: cin, lda: cin)
-                (packed.pointer + xi * aCount).update(from: one.pointer, count: aCount)
+            if gemm == .avx512 && Self.fusedWinogradPacking {
+                // Transform and pack in one pass (the same values as below, bit for bit).
+                let (w, blocks) = (weight.pointer, (cout + 7) / 8)
+                Parallel.forRanges(blocks, minimumChunk: 8) { r in
+                    cx_f32_winograd_pack_a(w, Int32(cout), Int32(cin), Int32(r.lowerBound), Int32(r.upperBound), packed.pointer)
+                }
+            } else {
+                let u = transformedWinogradWeights()
+                for xi in 0..<16 {
+                    let one = gemm.packA(u.pointer + xi * cout * cin, m: cout, k: cin, lda: cin)
+                    (packed.pointer + xi * aCount).update(from: one.pointer, count: aCount)
+                }
             }
             winogradPacked = packed
         }

@@ -107,7 +107,7 @@ public final class XAICycleGANModel: ModelRecipe {
     /// explanation-guided update, then each domain's discriminators.
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         var report = StepReport()
-        phases?.begin("pass 1: 2 G forwards, 2 Dm saliency maps, λ (explanation)")
+        phases?.begin("pass 1: 2 G forwards (explanation)")
         let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
             : try augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report,
                                  averaging: gradientReducer.averaged)
@@ -123,8 +123,7 @@ public final class XAICycleGANModel: ModelRecipe {
         let terms = adversarialAndCycleLosses(pass, judged, realA: realA, realB: realB)
         var identity = pass.identity.map { identityLosses($0, realA: realA, realB: realB) }
         try requireFinite(identity.map { terms.sum + $0.loss }.map(\.item) ?? terms.sum.item, "the generator loss")
-        phases?.begin("4 saliency maps, real scores, E (explanation but real scores)")
-        let explained = !usesExplanations ? nil : try explainCurrentDiscriminators(
+                let explained = !usesExplanations ? nil : try explainCurrentDiscriminators(
             realA: realA, realB: realB, judged: judged, maskAugA: maskAugA, maskAugB: maskAugB, into: &report,
             averaging: gradientReducer.averaged)
         phases?.begin("G backward (through D) and Adam")
@@ -168,8 +167,10 @@ public final class XAICycleGANModel: ModelRecipe {
         let (dmA, dmB) = (maskDiscriminatorA, maskDiscriminatorB)
         return try withoutGradient { () throws -> (Tensor, Tensor) in
             let yB = firstPassOutput(generatorAB, realA, mask: maskA), yA = firstPassOutput(generatorBA, realB, mask: maskB)
+            phases?.begin("pass 1: 2 Dm saliency maps (explanation)")
             let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
             let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
+            phases?.begin("pass 1: 2 Dm real scores, λ, M' (explanation)")
             // The fake half of each loss reuses the saliency pass's patch map (same D, same input).
             let shared = Self.sharesDiscriminatorPasses
             let lossDmB = lsganDiscriminatorLoss(realScores: firstPassScores(dmB, realB * maskB),
@@ -406,12 +407,14 @@ public final class XAICycleGANModel: ModelRecipe {
         // Without sharing, every use runs its own forward pass on detached copies (A/B baseline).
         let judged = sharing ? shared
             : JudgedFakes(self, fakeB: shared.fakeB.detached(), fakeA: shared.fakeA.detached(), maskAugA: maskAugA, maskAugB: maskAugB)
+        phases?.begin("pass 2: 4 saliency maps (explanation)")
         let saliencyDB = Explanation.patchSaliency(ofScores: judged.scoresDB, withRespectTo: judged.fakeB)
         let saliencyDmB = Explanation.patchSaliency(ofScores: judged.scoresDmB, withRespectTo: judged.maskedFakeB)
         let saliencyDA = Explanation.patchSaliency(ofScores: judged.scoresDA, withRespectTo: judged.fakeA)
         let saliencyDmA = Explanation.patchSaliency(ofScores: judged.scoresDmA, withRespectTo: judged.maskedFakeA)
         let (mapDB, mapDmB, mapDA, mapDmA) = (judged.scoresDB.detached(), judged.scoresDmB.detached(),
                                               judged.scoresDA.detached(), judged.scoresDmA.detached())
+        phases?.begin("pass 2: 4 real scores (reused by the D update), λ, E (explanation)")
         // The real images' scores, recorded for the discriminator update when shared.
         let realB = RealScores(d: dB(realB), dm: dmB(realB * maskAugB))
         let realA = RealScores(d: dA(realA), dm: dmA(realA * maskAugA))
