@@ -57,6 +57,9 @@ struct GANTrain: ParsableCommand {
     @Option(help: "DeepSHAP on the dense D: f32, or bf16 (its pair backward's products in bfloat16 on AVX512_BF16 CPUs, about 1.5× faster; docs/explanations.md#deepshap-precision).")
     var shapPrecision: ExplanationPrecision = .f32
 
+    @Option(help: "DeepSHAP: explain against the first N images of the background batch only (default: all of it, the exact method; fewer is an approximation, docs/explanations.md#deepshap-baselines).")
+    var shapBaselines: Int?
+
     @Option(help: "LeNet-5 file (`cyclex gan train-classifier`): FID/KID on its features at every epoch end, into the log.")
     var evalClassifier: String?
 
@@ -70,6 +73,11 @@ struct GANTrain: ParsableCommand {
         try UsageError.require((1...b.maxBatchSize).contains(batchSize), "--batch-size \(batchSize): must be 1 to \(b.maxBatchSize)")
         try UsageError.require((2...10_000).contains(limeSamples), "--lime-samples \(limeSamples): must be 2 to 10000")
         try UsageError.require((1...32).contains(limePatch), "--lime-patch \(limePatch): must be 1 to 32")
+        if let shapBaselines {
+            try UsageError.require((1...batchSize).contains(shapBaselines),
+                                   "--shap-baselines \(shapBaselines): must be 1 to the batch size (\(batchSize))")
+            try UsageError.require(explainer == .shap, "--shap-baselines: applies to --explainer shap only")
+        }
         if let classes {
             try UsageError.require(!parsedClasses(classes).isEmpty, "--classes '\(classes)': name at least one class")
         }
@@ -87,6 +95,7 @@ struct GANTrain: ParsableCommand {
         options.sampleEvery = common.sampleEvery; options.maxSteps = common.maxSteps; options.timeLimit = common.timeLimitSeconds
         options.limeSamples = limeSamples; options.limePatchSize = limePatch
         options.shapPrecision = shapPrecision == .f32 ? nil : shapPrecision
+        options.shapBaselines = shapBaselines
         options.evaluationClassifier = evalClassifier; options.evaluationCount = evalCount
 
         installInterruptHandler()

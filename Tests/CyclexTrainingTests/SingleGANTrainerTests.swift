@@ -189,7 +189,10 @@ struct SingleGANTrainerTests {
 
     @Test func badFlagsAreOneLineErrors() throws {
         for (arguments, flag) in [(["--fraction", "0"], "--fraction"), (["--fraction", "1.5"], "--fraction"),
-                                  (["--lime-samples", "1"], "--lime-samples")] {
+                                  (["--lime-samples", "1"], "--lime-samples"),
+                                  (["--explainer", "shap", "--shap-baselines", "0"], "--shap-baselines"),
+                                  (["--explainer", "shap", "--shap-baselines", "65"], "--shap-baselines"),
+                                  (["--explainer", "lime", "--shap-baselines", "8"], "--shap-baselines")] {
             let result = try runCyclex(["gan", "train", "/nonexistent"] + arguments)
             #expect(result.status == 64 && result.stderr.contains(flag), "\(arguments): \(result.stderr)")
         }

@@ -38,6 +38,9 @@ public final class SingleGANModel {
     public var shapBaselines: Tensor?
     /// The arithmetic of the dense DeepSHAP's pair backward (docs/explanations.md#deepshap-precision).
     public var shapPrecision: ExplanationPrecision = .f32
+    /// DeepSHAP against the first this many rows of `shapBaselines` only (nil: all of them, the
+    /// exact method; docs/explanations.md#deepshap-baselines).
+    public var shapBaselineCount: Int?
     /// LIME's settings and its perturbation stream (saved in checkpoints).
     public var lime = LimeExplainer()
     public var limeGenerator = RandomGenerator(seed: 0x11AE)
@@ -169,7 +172,8 @@ public final class SingleGANModel {
         case .saliency:
             return GANExplanations.probabilitySaliency(of: { self.discriminator($0) }, at: fakes)
         case .deepLiftShap:
-            guard let baselines = shapBaselines else { preconditionFailure("DeepLiftShap needs shapBaselines") }
+            guard let background = shapBaselines else { preconditionFailure("DeepLiftShap needs shapBaselines") }
+            let baselines = Self.leadingRows(background, shapBaselineCount)
             if let dense = discriminator as? DenseDiscriminator {
                 return GANExplanations.deepLiftShapMean(of: dense, inputs: fakes, baselines: baselines, explain: rows,
                                                         precision: shapPrecision)
@@ -182,6 +186,17 @@ public final class SingleGANModel {
     }
 }
 
+
+extension SingleGANModel {
+    /// The first `count` rows of `t` (all of them when nil or not fewer).
+    static func leadingRows(_ t: Tensor, _ count: Int?) -> Tensor {
+        guard let count, count < t.shape[0] else { return t }
+        let per = t.count / t.shape[0]
+        let rows = Tensor(uninitializedShape: [count] + t.shape.dropFirst())
+        rows.pointer.update(from: t.pointer, count: count * per)
+        return rows
+    }
+}
 
 /// Runs `body` with `discriminator`'s dropout and BatchNorm in evaluation mode (what LIME queries:
 /// a fixed function of the image, not a random or batch-dependent one), then restores the mode.

@@ -51,6 +51,10 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
     public var limeSamples = 64
     /// DeepSHAP's pair-backward arithmetic on the dense D (nil: f32; absent from older checkpoints).
     public var shapPrecision: ExplanationPrecision?
+    /// DeepSHAP against the first this many images of the background batch only (nil: all of
+    /// it, the exact method; absent from older checkpoints). An approximation, as an explicit
+    /// option: docs/explanations.md#deepshap-baselines.
+    public var shapBaselines: Int?
 
     public init() {}
 
@@ -75,6 +79,10 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
         if side != 32 && network == .dcgan { return "--model dcgan: works on 32×32 images only" }
         if shapPrecision == .bf16 && (explainer != .shap || network != .dense) {
             return "--shap-precision bf16: applies to --explainer shap on --model dense only"
+        }
+        if let n = shapBaselines, explainer != .shap || n < 1 {
+            return explainer != .shap ? "--shap-baselines: applies to --explainer shap only"
+                : "--shap-baselines \(n): must be at least 1"
         }
         return nil
     }
@@ -105,6 +113,7 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
         case .lime: model.attribution = .lime
         }
         model.shapPrecision = shapPrecision ?? .f32
+        model.shapBaselineCount = shapBaselines
         model.lime = LimeExplainer(patchSize: limePatchSize, samples: limeSamples)
         model.limeGenerator = g.split()
         return model

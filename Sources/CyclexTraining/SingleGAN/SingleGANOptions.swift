@@ -28,6 +28,8 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
     public var limePatchSize = 4
     /// DeepSHAP's pair-backward arithmetic on the dense D (nil: f32, the default; docs/explanations.md#deepshap-precision).
     public var shapPrecision: ExplanationPrecision?
+    /// DeepSHAP against the first N background images only (nil: all; docs/explanations.md#deepshap-baselines).
+    public var shapBaselines: Int?
     /// A LeNet-5 file (`cyclex gan train-classifier`): score FID/KID on its features at every
     /// epoch end against the IDX test split (same classes), as `"event": "eval"` log lines.
     public var evaluationClassifier: String?
@@ -48,6 +50,7 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
         c.network = network; c.rule = rule; c.explainer = explainer; c.channels = channels
         c.limeSamples = limeSamples; c.limePatchSize = limePatchSize
         c.shapPrecision = shapPrecision
+        c.shapBaselines = shapBaselines
         return c
     }
 
@@ -76,6 +79,7 @@ public struct SingleGANOptions: Codable, Equatable, Sendable {
             "  epochs: \(epochs), batch size: \(batchSize), seed: \(seed)",
             "  max steps: \(maxSteps.map(String.init) ?? "none"), time limit: \(timeLimit.map { "\(Int($0)) s" } ?? "none")",
         ] + (explainer == .lime ? ["  lime: \(limeSamples) samples, \(limePatchSize)-pixel patches"] : [])
-            + (explainer == .shap ? ["  shap precision: \((shapPrecision ?? .f32).rawValue)"] : [])
+            + (explainer == .shap ? ["  shap precision: \((shapPrecision ?? .f32).rawValue), baselines: "
+                + (shapBaselines.map { "first \($0) of the background batch (approximate)" } ?? "the whole background batch")] : [])
     }
 }
