@@ -21,12 +21,17 @@ public enum WinogradConvolution {
     /// `conv2d` uses Winograd only when both channel counts are at least this.
     public static let minimumChannels = 32
 
-    /// `conv2d` uses Winograd only when the output has at least this many 2×2 tiles (default 256,
-    /// i.e. 32×32 outputs; `CYCLEX_WINOGRAD_MIN_TILES` overrides it for benchmarking). Its 16 GEMMs
+    /// `conv2d` uses Winograd only when the output has at least this many 2×2 tiles (default 64,
+    /// i.e. 16×16 outputs; `CYCLEX_WINOGRAD_MIN_TILES` overrides it for benchmarking). Its 16 GEMMs
     /// have N = tiles: below that they are too short for OpenBLAS to beat one im2col GEMM with a
-    /// 9× longer K (measured: slower on the 16×16 residual blocks of 64² training).
+    /// 9× longer K. The 16 products of a layer run as 16 tasks on the worker pool (each one
+    /// single-threaded), so short ones still fill every thread. Measured with one thread
+    /// (2026-11-30, CPU time, alternating): the 16×16 residual blocks (256 channels) take 2.1–2.3 ms
+    /// forward instead of 3.6–4.2 on im2col, their weight gradient 2.3–2.9 instead of 3.6–3.9.
+    /// It was 256 under the earlier threading (each product one 2-thread OpenBLAS call), where
+    /// the 16×16 blocks measured slower on Winograd.
     public static let minimumTiles: Int =
-        ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_MIN_TILES"].flatMap { Int($0) } ?? 256
+        ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_MIN_TILES"].flatMap { Int($0) } ?? 64
 
     /// Replaces `minimumTiles` inside `$minimumTilesOverride.withValue(n) { … }` (tests run small
     /// images through the Winograd path this way).
@@ -252,10 +257,10 @@ public enum WinogradConvolution {
                            tiles: tiles, into: v.pointer)
             transformOutputGradient(gy + b * cout * tiles.outHeight * tiles.outWidth, channels: cout, tiles: tiles,
                                     into: dm.pointer)
-            for xi in 0..<16 {
-                BLAS.sgemm(transposeB: true, m: cout, n: cin, k: t, a: dm.pointer + xi * cout * t, lda: t,
-                           b: v.pointer + xi * cin * t, ldb: t, beta: b == 0 ? 0 : 1,
-                           c: du.pointer + xi * cout * cin, ldc: cin)
+            let (pm, pv, pu) = (dm.pointer, v.pointer, du.pointer)
+            Parallel.run(16) { xi in
+                BLAS.sgemm(transposeB: true, m: cout, n: cin, k: t, a: pm + xi * cout * t, lda: t,
+                           b: pv + xi * cin * t, ldb: t, beta: b == 0 ? 0 : 1, c: pu + xi * cout * cin, ldc: cin)
             }
         }
         if NativeKernels.inUse {
@@ -306,9 +311,10 @@ public enum WinogradConvolution {
         for b in 0..<batch {
             transformInput(x + b * cin * height * width, channels: cin, height: height, width: width, padding: padding,
                            tiles: tiles, into: v.pointer)
-            for xi in 0..<16 {
-                BLAS.sgemm(m: cout, n: t, k: cin, a: u + xi * cout * cin, lda: cin, b: v.pointer + xi * cin * t, ldb: t,
-                           c: m.pointer + xi * cout * t, ldc: t)
+            let (pv, pm) = (v.pointer, m.pointer)
+            Parallel.run(16) { xi in
+                BLAS.sgemm(m: cout, n: t, k: cin, a: u + xi * cout * cin, lda: cin, b: pv + xi * cin * t, ldb: t,
+                           c: pm + xi * cout * t, ldc: t)
             }
             transformOutput(m.pointer, channels: cout, bias: bias, tiles: tiles,
                             into: y + b * cout * tiles.outHeight * tiles.outWidth)
