@@ -55,7 +55,7 @@ static struct {
 static _Thread_local int inTask;
 
 static pthread_once_t spinOnce = PTHREAD_ONCE_INIT;
-static long spinNanoseconds = 50000;
+static long spinNanoseconds = 1000000;
 
 static void readSpinSetting(void) {
     const char *text = getenv("CYCLEX_POOL_SPIN_US");
