@@ -80,8 +80,8 @@ struct TrainerTests {
     /// The thread count changes only the speed: the worker pool splits products into parts that
     /// depend on the shape alone and every parallel kernel writes disjoint outputs, so 1 and 2
     /// threads train to the same bits (exact resume across machines' thread settings, MPI ranks
-    /// with one thread against one process with two). Preset tiny at 64 px, so the stem and the
-    /// residual blocks' convolutions are products large enough to be split.
+    /// with one thread against one process with two). Preset tiny at 128 px, so the downsampling
+    /// convolutions' products (e.g. 16 × 4096 × 72 multiply-adds) are large enough to be split.
     @Test(arguments: [ModelConfiguration.Kind.cycleGAN, .xaiCycleGAN])
     func threadCountDoesNotChangeTheResult(kind: ModelConfiguration.Kind) throws {
         let root = try makeDataset(count: 2)
@@ -93,7 +93,7 @@ struct TrainerTests {
         for threads in [1, 2] {
             Parallel.setThreadCount(threads)
             var o = options(root, kind: kind, name: "threads-\(threads)", maxSteps: 1)
-            o.size = 64
+            o.size = 128
             results.append(try weights(quietTrainer(o).run().checkpoint))
         }
         #expect(BLAS.splitProducts > splitBefore, "no product was large enough to be split")
