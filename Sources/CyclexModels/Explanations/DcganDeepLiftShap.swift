@@ -28,17 +28,13 @@ extension GANExplanations {
     ) -> (attributions: Tensor, perBaseline: Tensor?) {
         let (b, k) = (inputs.shape[0], baselines.shape[0])
         let d = inputs.count / b
-        precondition(baselines.count / k == d, "baselines \(baselines.shape) do not match inputs \(inputs.shape)")
-        let rows = (0..<b).filter { explain?[$0] ?? true }
-        let mean = Tensor(zeros: inputs.shape)
-        let perPair = keepPairs ? Tensor(zeros: [b, k] + inputs.shape.dropFirst()) : nil
-        guard !rows.isEmpty else { return (mean, perPair) }
+        let setUp = deepShapSetUp(inputs: inputs, baselines: baselines, explain: explain, keepPairs: keepPairs)
+        let (rows, mean, perPair) = (setUp.rows, setUp.mean, setUp.perPair)
+        guard let x = setUp.explained else { return (mean, perPair) }
 
         let was = discriminator.norms.map(\.isTraining)
         discriminator.norms.forEach { $0.isTraining = false }
         defer { zip(discriminator.norms, was).forEach { $0.isTraining = $1 } }
-        let x = Tensor(uninitializedShape: [rows.count] + inputs.shape.dropFirst())
-        for (r, i) in rows.enumerated() { (x.pointer + r * d).update(from: inputs.pointer + i * d, count: d) }
         let stages = discriminator.affineStages
         let (forwardX, forwardB) = withoutGradient { (activations(stages, x), activations(stages, baselines)) }
 

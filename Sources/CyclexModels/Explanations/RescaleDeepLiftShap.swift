@@ -19,6 +19,24 @@ extension GANExplanations {
     /// One affine stage; the nonlinearity after it is LeakyReLU(0.2), or a sigmoid for the last.
     public typealias AffineStage = (Tensor) -> Tensor
 
+    /// What every DeepSHAP path sets up first, for inputs [B, ...] and baselines [K, ...] of the
+    /// same sample shape: the explained rows (all when `explain` is nil), zeroed outputs (mean
+    /// [B, ...]; per pair [B, K, ...] when `keepPairs`) and the explained inputs gathered into one
+    /// batch [rows, ...] (nil when no row is explained).
+    static func deepShapSetUp(inputs: Tensor, baselines: Tensor, explain: [Bool]?, keepPairs: Bool)
+        -> (rows: [Int], mean: Tensor, perPair: Tensor?, explained: Tensor?) {
+        let (b, k) = (inputs.shape[0], baselines.shape[0])
+        let d = inputs.count / b
+        precondition(baselines.count / k == d, "baselines \(baselines.shape) do not match inputs \(inputs.shape)")
+        let rows = (0..<b).filter { explain?[$0] ?? true }
+        let mean = Tensor(zeros: inputs.shape)
+        let perPair = keepPairs ? Tensor(zeros: [b, k] + inputs.shape.dropFirst()) : nil
+        guard !rows.isEmpty else { return (rows, mean, perPair, nil) }
+        let x = Tensor(uninitializedShape: [rows.count] + inputs.shape.dropFirst())
+        for (r, i) in rows.enumerated() { (x.pointer + r * d).update(from: inputs.pointer + i * d, count: d) }
+        return (rows, mean, perPair, x)
+    }
+
     /// Mean attributions [B, ...] over the K baselines for the rows marked in `explain` (all when
     /// nil; the others are 0), and when `keepPairs` the per-pair ones [B, K, ...].
     public static func rescaleDeepLiftShap(
@@ -26,14 +44,10 @@ extension GANExplanations {
     ) -> (attributions: Tensor, perBaseline: Tensor?) {
         let (b, k) = (inputs.shape[0], baselines.shape[0])
         let d = inputs.count / b
-        precondition(baselines.count / k == d, "baselines \(baselines.shape) do not match inputs \(inputs.shape)")
-        let rows = (0..<b).filter { explain?[$0] ?? true }
-        let mean = Tensor(zeros: inputs.shape)
-        let perPair = keepPairs ? Tensor(zeros: [b, k] + inputs.shape.dropFirst()) : nil
-        guard !rows.isEmpty else { return (mean, perPair) }
+        let setUp = deepShapSetUp(inputs: inputs, baselines: baselines, explain: explain, keepPairs: keepPairs)
+        let (rows, mean, perPair) = (setUp.rows, setUp.mean, setUp.perPair)
+        guard let x = setUp.explained else { return (mean, perPair) }
         let sampleShape = Array(inputs.shape.dropFirst())
-        let x = Tensor(uninitializedShape: [rows.count] + sampleShape)
-        for (r, i) in rows.enumerated() { (x.pointer + r * d).update(from: inputs.pointer + i * d, count: d) }
         let (forwardX, forwardB) = withoutGradient { (activations(stages, x), activations(stages, baselines)) }
 
         for (r, i) in rows.enumerated() {
