@@ -26,8 +26,7 @@ extension GANExplanations {
         of discriminator: DcganDiscriminator, inputs: Tensor, baselines: Tensor, explain: [Bool]? = nil,
         keepPairs: Bool = false
     ) -> (attributions: Tensor, perBaseline: Tensor?) {
-        let (b, k) = (inputs.shape[0], baselines.shape[0])
-        let d = inputs.count / b
+        let (k, d) = (baselines.shape[0], inputs.count / inputs.shape[0])
         let setUp = deepShapSetUp(inputs: inputs, baselines: baselines, explain: explain, keepPairs: keepPairs)
         let (rows, mean, perPair) = (setUp.rows, setUp.mean, setUp.perPair)
         guard let x = setUp.explained else { return (mean, perPair) }
