@@ -57,18 +57,24 @@ extension Kernels {
     /// With `outputRows`, only that band of output rows is unfolded: cols is then
     /// [C·kh·kw, outputRows.count·outW] (convolutions of large images run band by band so the
     /// column matrix stays small).
+    ///
+    /// With `rowStride`, the rows of cols are that many floats apart instead of their own length,
+    /// so several images can be unfolded side by side into one matrix [C·kh·kw, images·outH·outW]
+    /// (image b at column offset b·outH·outW), for one product over all of them.
     public static func im2col(
-        _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, outputRows: Range<Int>?
+        _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, outputRows: Range<Int>?,
+        rowStride: Int? = nil
     ) {
         let (kh, kw, s, p) = (g.kernelHeight, g.kernelWidth, g.stride, g.padding)
         let (H, W, outW) = (g.height, g.width, g.outputWidth)
         let band = outputRows ?? 0..<g.outputHeight
         let n = band.count * outW
+        let ld = rowStride ?? n
         Parallel.forRanges(g.patchSize, minimumChunk: max(1, 32_768 / max(n, 1))) { rows in
             for r in rows {
                 let c = r / (kh * kw), ki = (r / kw) % kh, kj = r % kw
                 let src = x + c * H * W
-                let dst = cols + r * n
+                let dst = cols + r * ld
                 // Output columns whose input column lies inside the image (stride-1 fast path).
                 let lo = min(outW, max(0, p - kj)), hi = max(lo, min(outW, W + p - kj))
                 for oh in band {

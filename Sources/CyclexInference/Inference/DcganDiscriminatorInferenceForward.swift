@@ -86,24 +86,12 @@ public struct DcganDiscriminatorInferenceForward {
         precondition(cout * plane == head.count, "DCGAN discriminator: the last map has \(cout * plane) values, the head \(head.count)")
         let cols = TensorStorage(count: patch * n)
         let source = h.pointer + images.lowerBound * cin * height * width
-        // Column b·P + oy·outW + ox of row (ci, ky, kx) holds image b's pixel (2·oy − 1 + ky, 2·ox − 1 + kx).
-        Parallel.forRanges(patch, minimumChunk: max(1, 32_768 / max(1, n))) { rows in
-            for r in rows {
-                let (c, ky, kx) = (r / (k * k), (r / k) % k, r % k)
-                for b in 0..<count {
-                    let image = source + (b * cin + c) * height * width
-                    let row = cols.pointer + r * n + b * plane
-                    for oy in 0..<outH {
-                        let iy = oy * 2 - 1 + ky
-                        let d = row + oy * outW
-                        guard iy >= 0 && iy < height else { d.update(repeating: 0, count: outW); continue }
-                        for ox in 0..<outW {
-                            let ix = ox * 2 - 1 + kx
-                            d[ox] = ix >= 0 && ix < width ? image[iy * width + ix] : 0
-                        }
-                    }
-                }
-            }
+        // Image b's columns sit at offset b·P of every row: one matrix [Cin·k², images·P].
+        let geometry = ConvGeometry(channels: cin, height: height, width: width, kernelHeight: k, kernelWidth: k,
+                                    stride: 2, padding: 1, outputHeight: outH, outputWidth: outW)
+        for b in 0..<count {
+            Kernels.im2col(source + b * cin * height * width, geometry, cols.pointer + b * plane, outputRows: nil,
+                           rowStride: n)
         }
         let y = TensorStorage(count: cout * n)
         if let thirdPacked {
