@@ -28,7 +28,7 @@ struct GANTrain: ParsableCommand {
     @Option(help: "dense or dcgan.")
     var model: SingleGANConfiguration.Network = .dense
 
-    @Option(help: "none, saliency, shap or lime (shap on dcgan explains with BatchNorm in evaluation mode, and is slow).")
+    @Option(help: "none, saliency, shap or lime (shap on dcgan explains with BatchNorm in evaluation mode, and is slow); constant: a control for --rule xaigan, the same attribution everywhere (docs/explanations.md#constant-attribution-control).")
     var explainer: SingleGANConfiguration.Explainer = .none
 
     @Option(help: "xaigan (g + 0.2·g⊙M, second half of the epochs) or logicgan (g ⊙ |M|, every epoch).")
@@ -78,6 +78,8 @@ struct GANTrain: ParsableCommand {
                                    "--shap-baselines \(shapBaselines): must be 1 to the batch size (\(batchSize))")
             try UsageError.require(explainer == .shap, "--shap-baselines: applies to --explainer shap only")
         }
+        try UsageError.require(explainer != .constant || rule == .xaigan,
+                               "--explainer constant: a control for --rule xaigan only")
         if let classes {
             try UsageError.require(!parsedClasses(classes).isEmpty, "--classes '\(classes)': name at least one class")
         }

@@ -192,7 +192,8 @@ struct SingleGANTrainerTests {
                                   (["--lime-samples", "1"], "--lime-samples"),
                                   (["--explainer", "shap", "--shap-baselines", "0"], "--shap-baselines"),
                                   (["--explainer", "shap", "--shap-baselines", "65"], "--shap-baselines"),
-                                  (["--explainer", "lime", "--shap-baselines", "8"], "--shap-baselines")] {
+                                  (["--explainer", "lime", "--shap-baselines", "8"], "--shap-baselines"),
+                                  (["--explainer", "constant", "--rule", "logicgan"], "--explainer constant")] {
             let result = try runCyclex(["gan", "train", "/nonexistent"] + arguments)
             #expect(result.status == 64 && result.stderr.contains(flag), "\(arguments): \(result.stderr)")
         }

@@ -23,6 +23,10 @@ public final class SingleGANModel {
         /// LIME on fixed patches (`lime`), of the discriminator in evaluation mode; xAI-GAN
         /// explains only the rejected fakes (the others' rows are not used).
         case lime
+        /// The control of docs/explanations.md#constant-attribution-control: 0 for every pixel,
+        /// so after the matrix's min-max the rejected rows are 0 and the accepted rows 1, and
+        /// xAI-GAN's rule only scales the accepted fakes' gradients by 1 + α.
+        case constant
     }
 
     public let method: Method
@@ -169,6 +173,8 @@ public final class SingleGANModel {
             return withEvaluationMode(discriminator) {
                 lime.attributions(of: { self.discriminator($0) }, at: fakes, explain: rows, using: &limeGenerator)
             }
+        case .constant:
+            return Tensor(zeros: fakes.shape)
         case .saliency:
             return GANExplanations.probabilitySaliency(of: { self.discriminator($0) }, at: fakes)
         case .deepLiftShap:

@@ -23,6 +23,10 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
 
     public enum Explainer: String, Codable, Sendable, CaseIterable {
         case none, saliency, shap, lime
+        /// A control, not an explanation: every explained row gets the attribution 0, so the
+        /// xAI-GAN matrix keeps only which fakes the discriminator accepts
+        /// (docs/explanations.md#constant-attribution-control).
+        case constant
     }
 
     public var network: Network = .dense
@@ -80,6 +84,10 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
         if shapPrecision == .bf16 && (explainer != .shap || network != .dense) {
             return "--shap-precision bf16: applies to --explainer shap on --model dense only"
         }
+        if explainer == .constant && rule != .xaigan {
+            return "--explainer constant: a control for --rule xaigan only (LogicGAN's mask of a constant is 0 everywhere:"
+                + " the generator would get no gradient)"
+        }
         if let n = shapBaselines, explainer != .shap || n < 1 {
             return explainer != .shap ? "--shap-baselines: applies to --explainer shap only"
                 : "--shap-baselines \(n): must be at least 1"
@@ -111,6 +119,7 @@ public struct SingleGANConfiguration: Codable, Equatable, Sendable {
         case .none, .saliency: model.attribution = .saliency
         case .shap: model.attribution = .deepLiftShap
         case .lime: model.attribution = .lime
+        case .constant: model.attribution = .constant
         }
         model.shapPrecision = shapPrecision ?? .f32
         model.shapBaselineCount = shapBaselines
