@@ -1,5 +1,6 @@
 import CyclexEngine
 import CyclexModels
+import Foundation
 @testable import CyclexTraining
 import Testing
 
@@ -19,8 +20,15 @@ struct ConstantAttributionControlTests {
         let batch = 16
         var g = RandomGenerator(seed: 4)
         let real = Tensor(randomUniform: [batch, 1, 32, 32], lowerBound: -1, upperBound: 1, using: &g)
-        let report = try model.trainStep(real: real, noiseForD: c.noise(count: batch, using: &g),
-                                         noiseForG: c.noise(count: batch, using: &g), explain: true)
+        let noiseForD = c.noise(count: batch, using: &g), noiseForG = c.noise(count: batch, using: &g)
+        // A fresh D gives every fake nearly the same probability; spread its logits (output weights
+        // ×100) and centre them on the fakes' median, so that about half of the batch is rejected.
+        let parameters = Dictionary(uniqueKeysWithValues: d.namedParameters.map { ($0.name, $0.tensor) })
+        let outWeight = try #require(parameters["out.0.weight"]), outBias = try #require(parameters["out.0.bias"])
+        for k in 0..<outWeight.count { outWeight.pointer[k] *= 100 }
+        let logits = withoutGradient { d(model.generator(noiseForG)) }.scalars.map { Foundation.log($0 / (1 - $0)) }.sorted()
+        outBias.pointer[0] -= (logits[batch / 2 - 1] + logits[batch / 2]) / 2
+        let report = try model.trainStep(real: real, noiseForD: noiseForD, noiseForG: noiseForG, explain: true)
 
         // The discriminator after its step, as the generator's loss saw it.
         let fakes = try #require(report.tensors["fake_G"]).copy()
@@ -29,7 +37,7 @@ struct ConstantAttributionControlTests {
         #expect(prediction.scalars == (try #require(report.tensors["pred_G"])).scalars)
         let accepted = prediction.scalars.map { $0 >= 0.5 }
         let rejectedCount = accepted.filter { !$0 }.count
-        try #require(rejectedCount >= 2 && rejectedCount < batch, "the batch must mix accepted and rejected fakes")
+        try #require(rejectedCount >= 2 && rejectedCount < batch, "the batch must mix accepted and rejected fakes: \(prediction.scalars)")
 
         // M: exactly 1 on accepted rows, exactly 0 on rejected ones.
         let per = fakes.count / batch
