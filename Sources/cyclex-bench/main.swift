@@ -18,7 +18,9 @@ let usage = """
       --only LIST       sections to run, comma separated: calib,ops,models,steps,alloc,profile,translate,
                         translate-layers, translate-memory (not part of a full run: generator forward at
                         each --size; the inference forward layer by layer; peak RSS of translating one
-                        image of the first --size, in a fresh process)
+                        image of the first --size, in a fresh process), walks (not part of a full run:
+                        the xAI discriminator saliency walk and its stride-2 col2im at the largest --size,
+                        per-tap ranges against per-element tests, CPU ms)
       --models LIST     training steps (section 3d) and translate cases of these only, comma separated, e.g.
                         xai-cyclegan-small,cyclegan-standard (default: all four)
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size), and
@@ -85,6 +87,7 @@ if wants("translate") { runTranslationSection(sizes: sizes, iterations: iteratio
 if wants("translate-layers") {
     runTranslationLayersSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log)
 }
+if only?.contains("walks") == true { runSaliencyWalkSection(size: sizes.max() ?? 128, iterations: iterationCount, log: log) }
 if wants("translate-memory") { runTranslationMemory(size: sizes.first ?? 1024, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }
 

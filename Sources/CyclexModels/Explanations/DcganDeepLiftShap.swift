@@ -124,44 +124,17 @@ extension GANExplanations {
                        b: gp.baseAddress!, ldb: columns, c: cols.pointer, ldc: columns)
         }
         var dx = [Float](repeating: 0, count: cin * k * h * w)
-        let plane = h * w, source = cols.pointer
+        // The K pairs' column blocks side by side in cols, their [H·W] planes side by side in each
+        // channel of dx: one fold over channels, all taps of a pair's plane while it is in cache.
+        let geometry = ConvGeometry(
+            channels: cin, height: h, width: w, kernelHeight: kh, kernelWidth: kw, stride: stride, padding: padding,
+            outputHeight: oh, outputWidth: ow)
         dx.withUnsafeMutableBufferPointer { out in
-            let base = out.baseAddress!
-            // Channels are independent: each writes its own [K, H·W] block. One pair's plane
-            // (≤ 4 KB) takes all kh·kw taps while it is in cache; per tap the valid output rows
-            // and columns are worked out once, so the inner loop has no bounds tests.
-            Parallel.forRanges(cin, minimumChunk: max(1, 65_536 / max(1, kh * kw * columns))) { range in
-                for c in range {
-                    for j in 0..<k {
-                        let target = base + (c * k + j) * plane
-                        for ky in 0..<kh {
-                            let (y0, y1) = validOutputs(count: oh, input: h, stride: stride, offset: ky - padding)
-                            for kx in 0..<kw {
-                                let (x0, x1) = validOutputs(count: ow, input: w, stride: stride, offset: kx - padding)
-                                guard y0 < y1 && x0 < x1 else { continue }
-                                let from = source + ((c * kh + ky) * kw + kx) * columns + j * oh * ow
-                                for oy in y0..<y1 {
-                                    let row = target + (oy * stride - padding + ky) * w + (kx - padding)
-                                    let values = from + oy * ow
-                                    for ox in x0..<x1 { row[ox * stride] += values[ox] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            Kernels.col2im(cols.pointer, geometry, out.baseAddress!, outputRows: nil, rowStride: columns, images: k,
+                           channelStride: k * h * w, imageStride: h * w)
         }
         return dx
     }
-}
-
-/// The outputs o in lo..<hi of a `count`-wide output axis whose tap o·stride + offset lands
-/// inside an input axis of `input` pixels.
-@inline(__always)
-private func validOutputs(count: Int, input: Int, stride: Int, offset: Int) -> (Int, Int) {
-    let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
-    let hi = min(count, input - offset <= 0 ? 0 : (input - offset - 1) / stride + 1)
-    return (lo, max(lo, hi))
 }
 
 extension BatchNorm2d {
