@@ -46,6 +46,33 @@ func runSaliencyWalkSection(size: Int, iterations: Int, log: JSONLog) {
                               "per_element_s": slow])
         }
     }
+    // The five convolutions one by one (training op, as the walk runs them): forward with graph,
+    // then the input gradient alone.
+    var layers = TextTable("walks. PatchGAN (ndf \(ndf)) convolutions at \(size) (CPU ms per call, \(threads) thread(s), median of \(rounds))",
+                           ["conv", "forward", "input gradient", "GFLOP/s fwd", "GFLOP/s dX"])
+    let widths = [3, ndf, 2 * ndf, 4 * ndf, 8 * ndf, 1]
+    var side = size
+    for k in 0..<5 {
+        let stride = k < 3 ? 2 : 1
+        let x = Tensor(randomNormal: [1, widths[k], side, side], standardDeviation: 1, using: &rng)
+        x.requiresGradient = true
+        let w = Tensor(randomNormal: [widths[k + 1], widths[k], 4, 4], standardDeviation: 0.05, using: &rng)
+        let out = (side + 2 - 4) / stride + 1
+        let seed = Tensor(randomNormal: [1, widths[k + 1], out, out], standardDeviation: 1, using: &rng)
+        var (tf, tb) = ([Double](), [Double]())
+        for _ in 0..<rounds {
+            var y: Tensor?
+            tf.append(wallAndCPUSeconds { y = withGradient { x.conv2d(weight: w, stride: stride, padding: 1) } }.cpu)
+            tb.append(wallAndCPUSeconds { _ = Tensor.gradients(of: y!, withRespectTo: [x], seed: seed) }.cpu)
+        }
+        let flops = 2.0 * Double(widths[k + 1] * widths[k] * 16 * out * out)
+        layers.add(["conv\(k + 1) \(widths[k])→\(widths[k + 1]) \(side)² s\(stride)", fmtMs(median(tf)), fmtMs(median(tb)),
+                    fmt(flops / median(tf) / 1e9), fmt(flops / median(tb) / 1e9)])
+        log.add("walks", ["piece": "conv\(k + 1)", "size": size, "threads": threads, "forward_s": median(tf),
+                          "input_gradient_s": median(tb)])
+        side = out
+    }
+    layers.print()
     let d = PatchDiscriminator(filters: ndf, using: &rng)
     let x = Tensor(randomNormal: [1, 3, size, size], standardDeviation: 0.5, using: &rng)
     func walk(_ tapRanges: Bool) -> Double {
