@@ -168,15 +168,20 @@ public final class XAICycleGANModel: ModelRecipe {
         return try withoutGradient { () throws -> (Tensor, Tensor) in
             let yB = firstPassOutput(generatorAB, realA, mask: maskA), yA = firstPassOutput(generatorBA, realB, mask: maskB)
             phases?.begin("pass 1: 2 Dm saliency maps (explanation)")
-            let (inputSaliencyB, mapB, argB) = Explanation.patchSaliency(of: dmB, at: yB * maskA)
-            let (inputSaliencyA, mapA, argA) = Explanation.patchSaliency(of: dmA, at: yA * maskB)
+            // The two mask discriminators' passes are independent: side by side (`Explanation.independently`).
+            let (maskedB, maskedA) = (yB * maskA, yA * maskB)
+            let saliency = Explanation.independently(2) { i in
+                i == 0 ? Explanation.patchSaliency(of: dmB, at: maskedB) : Explanation.patchSaliency(of: dmA, at: maskedA)
+            }
+            let ((inputSaliencyB, mapB, argB), (inputSaliencyA, mapA, argA)) = (saliency[0], saliency[1])
             phases?.begin("pass 1: 2 Dm real scores, λ, M' (explanation)")
+            let realScores = Explanation.independently(2) { i in
+                i == 0 ? firstPassScores(dmB, realB * maskB) : firstPassScores(dmA, realA * maskA)
+            }
             // The fake half of each loss reuses the saliency pass's patch map (same D, same input).
             let shared = Self.sharesDiscriminatorPasses
-            let lossDmB = lsganDiscriminatorLoss(realScores: firstPassScores(dmB, realB * maskB),
-                                                 fakeScores: shared ? mapB : dmB(yB * maskA))
-            let lossDmA = lsganDiscriminatorLoss(realScores: firstPassScores(dmA, realA * maskA),
-                                                 fakeScores: shared ? mapA : dmA(yA * maskB))
+            let lossDmB = lsganDiscriminatorLoss(realScores: realScores[0], fakeScores: shared ? mapB : dmB(maskedB))
+            let lossDmA = lsganDiscriminatorLoss(realScores: realScores[1], fakeScores: shared ? mapA : dmA(maskedA))
             let losses = try averaging([lossDmB.item, lossDmA.item])
             let (lambdaB, lambdaA) = (lambda(losses[0]), lambda(losses[1]))
             report.keep("pass1.y_B", yB); report.keep("pass1.y_A", yA)
@@ -408,22 +413,33 @@ public final class XAICycleGANModel: ModelRecipe {
         let judged = sharing ? shared
             : JudgedFakes(self, fakeB: shared.fakeB.detached(), fakeA: shared.fakeA.detached(), maskAugA: maskAugA, maskAugB: maskAugB)
         phases?.begin("pass 2: 4 saliency maps (explanation)")
-        let saliencyDB = Explanation.patchSaliency(ofScores: judged.scoresDB, withRespectTo: judged.fakeB)
-        let saliencyDmB = Explanation.patchSaliency(ofScores: judged.scoresDmB, withRespectTo: judged.maskedFakeB)
-        let saliencyDA = Explanation.patchSaliency(ofScores: judged.scoresDA, withRespectTo: judged.fakeA)
-        let saliencyDmA = Explanation.patchSaliency(ofScores: judged.scoresDmA, withRespectTo: judged.maskedFakeA)
+        // Four walks through four discriminators' graphs: independent, so side by side.
+        let walks = [(judged.scoresDB, judged.fakeB), (judged.scoresDmB, judged.maskedFakeB),
+                     (judged.scoresDA, judged.fakeA), (judged.scoresDmA, judged.maskedFakeA)]
+        let saliency = Explanation.independently(4) { i in
+            Explanation.patchSaliency(ofScores: walks[i].0, withRespectTo: walks[i].1)
+        }
+        let (saliencyDB, saliencyDmB, saliencyDA, saliencyDmA) = (saliency[0], saliency[1], saliency[2], saliency[3])
         let (mapDB, mapDmB, mapDA, mapDmA) = (judged.scoresDB.detached(), judged.scoresDmB.detached(),
                                               judged.scoresDA.detached(), judged.scoresDmA.detached())
         phases?.begin("pass 2: 4 real scores (reused by the D update), λ, E (explanation)")
         // The real images' scores, recorded for the discriminator update when shared.
-        let realB = RealScores(d: dB(realB), dm: dmB(realB * maskAugB))
-        let realA = RealScores(d: dA(realA), dm: dmA(realA * maskAugA))
+        let scores = Explanation.independently(4) { i in
+            switch i {
+            case 0: dB(realB)
+            case 1: dmB(realB * maskAugB)
+            case 2: dA(realA)
+            default: dmA(realA * maskAugA)
+            }
+        }
+        let realScoresB = RealScores(d: scores[0], dm: scores[1])
+        let realScoresA = RealScores(d: scores[2], dm: scores[3])
         // λ inputs: the pre-weighted LSGAN losses of each discriminator on the pass-2 fakes.
         let (xDB, xDmB, xDA, xDmA) = withoutGradient {
-            (lsganDiscriminatorLoss(realScores: realB.d, fakeScores: mapDB) * (1 - r),
-             lsganDiscriminatorLoss(realScores: realB.dm, fakeScores: mapDmB) * r,
-             lsganDiscriminatorLoss(realScores: realA.d, fakeScores: mapDA) * (1 - r),
-             lsganDiscriminatorLoss(realScores: realA.dm, fakeScores: mapDmA) * r)
+            (lsganDiscriminatorLoss(realScores: realScoresB.d, fakeScores: mapDB) * (1 - r),
+             lsganDiscriminatorLoss(realScores: realScoresB.dm, fakeScores: mapDmB) * r,
+             lsganDiscriminatorLoss(realScores: realScoresA.d, fakeScores: mapDA) * (1 - r),
+             lsganDiscriminatorLoss(realScores: realScoresA.dm, fakeScores: mapDmA) * r)
         }
         // Means over the global batch in a data-parallel run (`averaging`), so λ is one number per
         // discriminator for the whole batch, as in one process.
@@ -449,7 +465,7 @@ public final class XAICycleGANModel: ModelRecipe {
             report.tensors[name] = t.detached()
         }
         return Explained(maps: ExplanationMaps(forAB: mapB, forBA: mapA),
-                         realScoresA: sharing ? realA : nil, realScoresB: sharing ? realB : nil)
+                         realScoresA: sharing ? realScoresA : nil, realScoresB: sharing ? realScoresB : nil)
     }
 }
 
