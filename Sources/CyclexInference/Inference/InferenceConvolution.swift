@@ -289,6 +289,9 @@ final class InferenceConvolution {
         -> (Tensor, Bool)
     {
         let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        if usesSmallImageWinograd(height: h, width: w, pad: pad) {
+            return winogradSmallImage(x, pad: pad, reflect: reflect, bias: bias, then: normalization)
+        }
         let (cin, cout) = (inputChannels, outputChannels)
         let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
         let aCount = gemm.packedACount(m: cout, k: cin)
@@ -349,7 +352,7 @@ final class InferenceConvolution {
                 }
                 if tiles <= 32 && usesSmallNProducts {
                     // One panel, partly empty: the products with the vector along Cout instead.
-                    smallNProducts(tiles: tiles, bCount: bCount, v: pv, m: pm)
+                    smallNProducts(tiles: tiles, v: pv, ldb: 32, bStride: bCount, m: pm, ldc: tiles, cStride: cout * tiles)
                 } else {
                 // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
                 Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
@@ -394,9 +397,11 @@ final class InferenceConvolution {
     /// U_ξ packed for the small-N products ([16][tile16 packing of U_ξ]), made on first use.
     private var winogradSmallN: TensorStorage?
 
-    /// M_ξ [Cout × tiles] = U_ξ · V_ξ for ξ = 0..<16, V_ξ the first (only) panel of the packed
-    /// input transform (`bCount` words per ξ, rows of 32), M laid out [16][Cout][tiles].
-    private func smallNProducts(tiles: Int, bCount: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
+    /// M_ξ [Cout × tiles] = U_ξ · V_ξ for ξ = 0..<16: V_ξ at v + ξ·bStride with rows (input
+    /// channels, or bf16 channel pairs) `ldb` words apart, e.g. the first (only) panel of the packed
+    /// input transform (ldb 32); M_ξ's rows (output channels) `ldc` floats apart, M_ξ at m + ξ·cStride.
+    private func smallNProducts(tiles: Int, v: UnsafeMutablePointer<Float>, ldb: Int, bStride: Int,
+                                m: UnsafeMutablePointer<Float>, ldc: Int, cStride: Int) {
         let (cin, cout) = (inputChannels, outputChannels)
         let isBF16 = gemm == .bf16
         let aStride = cx_tile16_packed_count(Int32(cout), Int32(cin), 1, 1, isBF16 ? 1 : 0)
@@ -421,12 +426,72 @@ final class InferenceConvolution {
         Parallel.forRanges(items, minimumChunk: max(1, 65_536 / (256 * cin))) { range in
             let (lo, hi) = (Int32(range.lowerBound), Int32(range.upperBound))
             if isBF16 {
-                cx_bf16_gemm_small_n(m32, n32, k32, packed.words, aStride, InferenceGEMM.words(v), 32, bCount, m, n32,
-                                     cout * tiles, lo, hi)
+                cx_bf16_gemm_small_n(m32, n32, k32, packed.words, aStride, InferenceGEMM.words(v), Int32(ldb), bStride, m,
+                                     Int32(ldc), cStride, lo, hi)
             } else {
-                cx_f32_gemm_small_n(m32, n32, k32, packed.pointer, aStride, v, 32, bCount, m, n32, cout * tiles, lo, hi)
+                cx_f32_gemm_small_n(m32, n32, k32, packed.pointer, aStride, v, Int32(ldb), bStride, m, Int32(ldc), cStride,
+                                    lo, hi)
             }
         }
+    }
+
+    /// Whether images of at most 64 pixels with at most 16 output tiles (the 8 × 8 residual blocks
+    /// of xAI-CycleGAN at 64 px) take `winogradSmallImage` (`CYCLEX_WINOGRAD_SMALL_IMAGE=0`: the
+    /// row-buffer transforms of the general path, for comparisons; both give the same bits).
+    static var smallImageWinograd: Bool { smallImageWinogradOverride ?? smallImageWinogradSetting }
+    private static let smallImageWinogradSetting = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_SMALL_IMAGE"] != "0"
+    @TaskLocal static var smallImageWinogradOverride: Bool?
+
+    /// Whether a Winograd layer's input of height × width, padded by `pad`, takes `winogradSmallImage`.
+    func usesSmallImageWinograd(height: Int, width: Int, pad: Int) -> Bool {
+        usesWinograd && usesSmallNProducts && Self.smallImageWinograd
+            && cx_winograd_small_fits(Int32(height), Int32(width), Int32(pad)) != 0
+    }
+
+    /// Winograd on an image whose plane fits in four vector registers (`cwinograd_small.h`): the
+    /// input transform picks every tile value out of registers, the 16 products run on the small-N
+    /// kernel with V rows of 16 and M grouped by output channel ([Cout][16][16]), and the output
+    /// transform, the norm, the activation and the residual sum are one pass per channel that never
+    /// leaves the registers. The transforms are a few µs per layer, so only the products are split
+    /// over the cores (one parallel region per convolution).
+    private func winogradSmallImage(_ x: Tensor, pad: Int, reflect: Bool, bias: Tensor?, then normalization: Normalization?)
+        -> (Tensor, Bool)
+    {
+        let (batch, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let (cin, cout) = (inputChannels, outputChannels)
+        let (outH, outW) = (h + 2 * pad - 2, w + 2 * pad - 2)
+        let tiles = ((outH + 1) / 2) * ((outW + 1) / 2)
+        let isBF16 = gemm == .bf16
+        // One V_ξ: a row of 16 per input channel (pair); one more row between matrices so that the
+        // 16 matrices do not sit a power of two apart (they would share cache sets).
+        let vStride = ((isBF16 ? (cin + 1) / 2 : cin) + 1) * 16
+        let v = TensorStorage(count: 16 * vStride)
+        let m = TensorStorage(count: cout * 256)
+        let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
+        if let residual = normalization?.residual {
+            precondition(residual.count == out.count, "residual \(residual.shape) for output \(out.shape)")
+        }
+        let plane = outH * outW
+        for b in 0..<batch {
+            let xb = x.pointer + b * cin * h * w, yb = out.pointer + b * cout * plane
+            if isBF16 {
+                cx_bf16_winograd_small_input(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, v.words,
+                                             vStride, 0, Int32(cin))
+            } else {
+                cx_f32_winograd_small_input(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, v.pointer,
+                                            vStride, 0, Int32(cin))
+            }
+            smallNProducts(tiles: tiles, v: v.pointer, ldb: 16, bStride: vStride, m: m.pointer, ldc: 256, cStride: 16)
+            if let normalization {
+                cx_winograd_small_output(m.pointer, Int32(cout), Int32(outH), Int32(outW), nil, 1, normalization.slope,
+                                         normalization.residual.map { $0.pointer + b * cout * plane }, 1e-5, yb, 0,
+                                         Int32(cout))
+            } else {
+                cx_winograd_small_output(m.pointer, Int32(cout), Int32(outH), Int32(outW), bias?.pointer, 0, 1, nil, 0, yb, 0,
+                                         Int32(cout))
+            }
+        }
+        return (out, normalization != nil)
     }
 
     // MARK: - im2col + GEMM (`gemm`: OpenBLAS, or the own float32 / bf16 kernels)

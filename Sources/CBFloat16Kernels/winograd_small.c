@@ -1,0 +1,194 @@
+/* Winograd F(2x2, 3x3) transforms for images of at most 64 pixels (include/cwinograd_small.h). */
+#include "cwinograd_small.h"
+#include "kernel_support.h"
+
+int cx_winograd_small_fits(int height, int width, int pad) {
+    int out_h = height + 2 * pad - 2, out_w = width + 2 * pad - 2;
+    return pad >= 0 && pad <= 1 && out_h >= 1 && out_w >= 1 && height * width <= 64
+        && div_up(out_h, 2) * div_up(out_w, 2) <= 16;
+}
+
+#ifdef CX_X86
+
+/* The lane indices of the 16 tile values d[r][c] (r, c = 0..3) into the unpadded plane: lane t is
+ * tile (t / tile_cols, t % tile_cols); padded row 2 ty + r and column 2 tx + c map to the plane as
+ * the big-image transform maps them (source_index); lanes of zero padding and past the last tile
+ * are cleared by `keep`. */
+static void gather_indices(int height, int width, int pad, int reflect, int32_t index[16][16], __mmask16 keep[16]) {
+    int tile_cols = div_up(width + 2 * pad - 2, 2), tiles = div_up(height + 2 * pad - 2, 2) * tile_cols;
+    for (int rc = 0; rc < 16; rc++) {
+        int r = rc / 4, c = rc % 4;
+        unsigned k = 0;
+        for (int t = 0; t < 16; t++) {
+            index[rc][t] = 0;
+            if (t >= tiles) continue;
+            int row = source_index(2 * (t / tile_cols) - pad + r, height, reflect);
+            int column = source_index(2 * (t % tile_cols) - pad + c, width, reflect);
+            if (row < 0 || column < 0) continue;
+            index[rc][t] = row * width + column;
+            k |= 1u << t;
+        }
+        keep[rc] = (__mmask16)k;
+    }
+}
+
+/* The plane's (at most 64) values in four registers, zeros past the end. */
+CX_AVX512_TARGET static inline void load_plane(const float *x, int n, __m512 p[4]) {
+    for (int i = 0; i < 4; i++) p[i] = _mm512_maskz_loadu_ps(lanes(n - 16 * i), x + 16 * i);
+}
+
+/* V = B^T d B of all tiles of one plane (the same operations in the same order as the big-image
+ * transform, so the same values): v[xi], lane t = tile t. */
+CX_AVX512_TARGET static inline void small_input_tiles(const __m512 p[4], const int32_t index[16][16],
+                                                      const __mmask16 keep[16], __m512 v[16]) {
+    __m512 d[4][4];
+    const __m512i high = _mm512_set1_epi32(32);
+    for (int rc = 0; rc < 16; rc++) {
+        __m512i idx = _mm512_loadu_si512((const void *)index[rc]);
+        __m512 lo = _mm512_permutex2var_ps(p[0], idx, p[1]), hi = _mm512_permutex2var_ps(p[2], idx, p[3]);
+        __m512 both = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, high), lo, hi);
+        d[rc / 4][rc % 4] = _mm512_maskz_mov_ps(keep[rc], both);
+    }
+    __m512 s[4][4];
+    for (int j = 0; j < 4; j++) {
+        s[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+        s[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+        s[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+        s[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[4 * i + 0] = _mm512_sub_ps(s[i][0], s[i][2]);
+        v[4 * i + 1] = _mm512_add_ps(s[i][1], s[i][2]);
+        v[4 * i + 2] = _mm512_sub_ps(s[i][2], s[i][1]);
+        v[4 * i + 3] = _mm512_sub_ps(s[i][1], s[i][3]);
+    }
+}
+
+CX_AVX512_TARGET
+void cx_f32_winograd_small_input(const float *x, int channels, int height, int width, int pad, int reflect, float *v,
+                                 size_t v_stride, int c_begin, int c_end) {
+    int32_t index[16][16];
+    __mmask16 keep[16];
+    gather_indices(height, width, pad, reflect, index, keep);
+    int n = height * width;
+    for (int c = c_begin; c < c_end; c++) {
+        __m512 p[4], t[16];
+        load_plane(x + (size_t)c * n, n, p);
+        small_input_tiles(p, index, keep, t);
+        for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(v + xi * v_stride + (size_t)c * 16, t[xi]);
+    }
+    (void)channels;
+}
+
+CX_BF16_TARGET
+void cx_bf16_winograd_small_input(const float *x, int channels, int height, int width, int pad, int reflect,
+                                  uint32_t *v, size_t v_stride, int c_begin, int c_end) {
+    int32_t index[16][16];
+    __mmask16 keep[16];
+    gather_indices(height, width, pad, reflect, index, keep);
+    int n = height * width;
+    for (int c = c_begin; c < c_end; c += 2) {
+        __m512 p[4], t0[16], t1[16];
+        load_plane(x + (size_t)c * n, n, p);
+        small_input_tiles(p, index, keep, t0);
+        if (c + 1 < channels) {
+            load_plane(x + (size_t)(c + 1) * n, n, p);
+            small_input_tiles(p, index, keep, t1);
+        } else {
+            for (int xi = 0; xi < 16; xi++) t1[xi] = _mm512_setzero_ps();
+        }
+        for (int xi = 0; xi < 16; xi++)
+            _mm512_storeu_si512((void *)(v + xi * v_stride + (size_t)(c / 2) * 16), pairs_of(t0[xi], t1[xi]));
+    }
+}
+
+CX_AVX512_TARGET
+void cx_winograd_small_output(const float *m, int channels, int out_height, int out_width, const float *bias,
+                              int normalize, float slope, const float *residual, float epsilon, float *y, int c_begin,
+                              int c_end) {
+    int tile_cols = div_up(out_width, 2), tiles = div_up(out_height, 2) * tile_cols, n = out_height * out_width;
+    /* Output lane q of register k is pixel 16 k + q: (row, column) -> tile (row / 2, column / 2),
+     * taken from y[row % 2][column % 2]. */
+    __m512i pick[4];
+    __mmask16 lower[4], valid[4];
+    for (int k = 0; k < 4; k++) {
+        int32_t idx[16];
+        unsigned bottom = 0;
+        for (int q = 0; q < 16; q++) {
+            int p = 16 * k + q, row = p / out_width, column = p % out_width;
+            idx[q] = p < n ? (row / 2) * tile_cols + column / 2 + 16 * (column % 2) : 0;
+            if (p < n && row % 2) bottom |= 1u << q;
+        }
+        pick[k] = _mm512_loadu_si512((const void *)idx);
+        lower[k] = (__mmask16)bottom;
+        valid[k] = lanes(n - 16 * k);
+    }
+    __mmask16 used = lanes(tiles);
+    int registers = div_up(n, 16);
+    for (int co = c_begin; co < c_end; co++) {
+        const float *src = m + (size_t)co * 256;
+        __m512 e[16];
+        for (int xi = 0; xi < 16; xi++) e[xi] = _mm512_maskz_loadu_ps(used, src + 16 * xi);
+        __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+        /* As the big-image output transform: columns first, then rows. */
+        __m512 l[4], r[4];
+        for (int i = 0; i < 4; i++) {
+            l[i] = _mm512_add_ps(_mm512_add_ps(e[4 * i], e[4 * i + 1]), e[4 * i + 2]);
+            r[i] = _mm512_sub_ps(_mm512_sub_ps(e[4 * i + 1], e[4 * i + 2]), e[4 * i + 3]);
+        }
+        __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), l[2]), b);
+        __m512 y01 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), b);
+        __m512 y10 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(l[1], l[2]), l[3]), b);
+        __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), b);
+        __m512 o[4];
+        for (int k = 0; k < registers; k++) {
+            __m512 top = _mm512_permutex2var_ps(y00, pick[k], y01), low = _mm512_permutex2var_ps(y10, pick[k], y11);
+            o[k] = _mm512_maskz_mov_ps(valid[k], _mm512_mask_blend_ps(lower[k], top, low));
+        }
+        float *plane = y + (size_t)co * n;
+        if (normalize) {
+            /* As normalize_plane of the big-image path: 16 float lanes, combined in double. */
+            __m512 s = _mm512_setzero_ps();
+            for (int k = 0; k < registers; k++) s = _mm512_add_ps(s, o[k]);
+            double mean = (double)_mm512_reduce_add_ps(s) / n;
+            __m512 mv = _mm512_set1_ps((float)mean), q = _mm512_setzero_ps();
+            for (int k = 0; k < registers; k++) {
+                __m512 dv = _mm512_maskz_sub_ps(valid[k], o[k], mv);
+                q = _mm512_fmadd_ps(dv, dv, q);
+            }
+            double variance = (double)_mm512_reduce_add_ps(q) / n;
+            __m512 rs = _mm512_set1_ps((float)(1.0 / __builtin_sqrt(variance + epsilon))), a = _mm512_set1_ps(slope);
+            for (int k = 0; k < registers; k++) {
+                __m512 vv = _mm512_mul_ps(_mm512_sub_ps(o[k], mv), rs);
+                if (slope != 1.0f) {
+                    __mmask16 negative = _mm512_cmp_ps_mask(vv, _mm512_setzero_ps(), _CMP_LE_OQ);
+                    vv = _mm512_mask_mul_ps(vv, negative, vv, a);
+                }
+                if (residual)
+                    vv = _mm512_add_ps(vv, _mm512_maskz_loadu_ps(valid[k], residual + (size_t)co * n + 16 * k));
+                _mm512_mask_storeu_ps(plane + 16 * k, valid[k], vv);
+            }
+        } else {
+            for (int k = 0; k < registers; k++) _mm512_mask_storeu_ps(plane + 16 * k, valid[k], o[k]);
+        }
+    }
+}
+
+#else /* not x86-64: never called (cx_avx512_supported() and cx_bf16_supported() are 0) */
+void cx_f32_winograd_small_input(const float *x, int channels, int height, int width, int pad, int reflect, float *v,
+                                 size_t v_stride, int c_begin, int c_end) {
+    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)v; (void)v_stride;
+    (void)c_begin; (void)c_end;
+}
+void cx_bf16_winograd_small_input(const float *x, int channels, int height, int width, int pad, int reflect,
+                                  uint32_t *v, size_t v_stride, int c_begin, int c_end) {
+    (void)x; (void)channels; (void)height; (void)width; (void)pad; (void)reflect; (void)v; (void)v_stride;
+    (void)c_begin; (void)c_end;
+}
+void cx_winograd_small_output(const float *m, int channels, int out_height, int out_width, const float *bias,
+                              int normalize, float slope, const float *residual, float epsilon, float *y, int c_begin,
+                              int c_end) {
+    (void)m; (void)channels; (void)out_height; (void)out_width; (void)bias; (void)normalize; (void)slope;
+    (void)residual; (void)epsilon; (void)y; (void)c_begin; (void)c_end;
+}
+#endif
