@@ -591,33 +591,6 @@ void cx_inference_winograd_output(const float *m, int channels, int out_height, 
     }
 }
 
-/* Instance norm of one plane of n floats in place (mean and biased variance from 16 float lanes
- * combined in double, epsilon inside the square root, as PyTorch's InstanceNorm2d), then
- * f(v) = v > 0 ? v : slope * v (slope 1: identity), then + residual[i] if residual. */
-CX_AVX512_TARGET static void normalize_plane(float *x, int n, float slope, const float *residual, float epsilon) {
-    __m512 s = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lanes(n - i), x + i));
-    double mean = (double)_mm512_reduce_add_ps(s) / n;
-    __m512 m = _mm512_set1_ps((float)mean), q = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 k = lanes(n - i);
-        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), m);
-        q = _mm512_fmadd_ps(d, d, q);
-    }
-    double variance = (double)_mm512_reduce_add_ps(q) / n;
-    __m512 r = _mm512_set1_ps((float)(1.0 / __builtin_sqrt(variance + epsilon))), a = _mm512_set1_ps(slope);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 k = lanes(n - i);
-        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), r);
-        if (slope != 1.0f) {
-            __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ);
-            v = _mm512_mask_mul_ps(v, negative, v, a);
-        }
-        if (residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, residual + i));
-        _mm512_mask_storeu_ps(x + i, k, v);
-    }
-}
-
 CX_AVX512_TARGET
 void cx_inference_winograd_output_normalized(const float *m, int channels, int out_height, int out_width,
                                              float *y, float slope, const float *residual, float epsilon,

@@ -1,7 +1,9 @@
 #ifndef CWINOGRAD_SMALL_H
 #define CWINOGRAD_SMALL_H
 /*
- * Winograd F(2x2, 3x3) transforms for the inference forward's small images: planes of at most 64
+ * Winograd F(2x2, 3x3) transforms for the inference forward's small and narrow images.
+ *
+ * Small images: planes of at most 64
  * pixels whose output has at most 16 2x2 tiles (e.g. the 8 x 8 residual blocks of xAI-CycleGAN at
  * 64 px). A whole plane fits in four AVX-512 registers and all its tiles in one vector, so each
  * tile value is picked out of registers by permutes instead of going through row buffers with
@@ -40,6 +42,27 @@ void cx_bf16_winograd_small_input(const float *x, int channels, int height, int 
 void cx_winograd_small_output(const float *m, int channels, int out_height, int out_width, const float *bias,
                               int normalize, float slope, const float *residual, float epsilon, float *y, int c_begin,
                               int c_end);
+
+/* Narrow images: at most 16 pixels wide with at most 8 tile columns (e.g. the 16 x 16 residual
+ * blocks of CycleGAN at 64 px and xAI-CycleGAN at 128 px). One image row fits in a register and
+ * two tile rows in one vector, so each of a tile pair's 16 values is one permute of two row
+ * registers, where the row-buffer transform leaves half of each vector empty. V is the packed-B
+ * layout of cbfloat16.h (panels of 32 columns; f32 rows = channels, bf16 rows = channel pairs),
+ * matrix xi at v + xi * v_stride; M is [16][C][T] with matrix xi at m + xi * m_stride (T = tiles
+ * of the chunk's tile rows [ty_begin, ty_end)). Strides are free so that the 16 matrices need not
+ * sit a power of two apart. Same operations as the row-buffer kernels, so the same bits. */
+int cx_winograd_narrow_fits(int height, int width, int pad);
+void cx_f32_winograd_narrow_input(const float *x, int channels, int height, int width, int pad, int reflect,
+                                  int ty_begin, int ty_end, float *v, size_t v_stride, int c_begin, int c_end);
+/* c_begin even. */
+void cx_bf16_winograd_narrow_input(const float *x, int channels, int height, int width, int pad, int reflect,
+                                   int ty_begin, int ty_end, uint32_t *v, size_t v_stride, int c_begin, int c_end);
+/* Y = A^T M A (+ bias) of the chunk's tile rows for channels [c_begin, c_end); with normalize
+ * (only for a chunk of the whole image) then the instance norm, activation and residual sum of
+ * cx_winograd_small_output. */
+void cx_winograd_narrow_output(const float *m, size_t m_stride, int channels, int out_height, int out_width,
+                               int ty_begin, int ty_end, const float *bias, int normalize, float slope,
+                               const float *residual, float epsilon, float *y, int c_begin, int c_end);
 
 #ifdef __cplusplus
 }

@@ -316,8 +316,13 @@ final class InferenceConvolution {
         // stays a few MB whatever the image size, and each chunk's products read V from cache.
         let (tileRows, tileColumns) = ((outH + 1) / 2, (outW + 1) / 2)
         let chunkRows = max(1, min(tileRows, Self.bandFloats / max(1, 16 * (cin + cout) * tileColumns)))
-        let v = TensorStorage(count: 16 * gemm.packedBCount(k: cin, n: chunkRows * tileColumns))
-        let m = TensorStorage(count: 16 * cout * chunkRows * tileColumns)
+        // Narrow images (`cwinograd_small.h`) space the 16 matrices of V and M one cache line
+        // further apart than their size: their sizes are often powers of two, and 16 matrices a
+        // power of two apart share cache sets.
+        let narrow = Self.narrowWinograd && cx_winograd_narrow_fits(Int32(h), Int32(w), Int32(pad)) != 0
+        let slack = narrow ? 16 : 0
+        let v = TensorStorage(count: 16 * (gemm.packedBCount(k: cin, n: chunkRows * tileColumns) + 2 * slack))
+        let m = TensorStorage(count: 16 * (cout * chunkRows * tileColumns + slack))
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
         if let residual = normalization?.residual {
             precondition(residual.count == out.count, "residual \(residual.shape) for output \(out.shape)")
@@ -334,10 +339,14 @@ final class InferenceConvolution {
                 let (ty0, ty1) = (Int32(top), Int32(min(tileRows, top + chunkRows)))
                 let tiles = Int(ty1 - ty0) * tileColumns, panels = (tiles + 31) / 32
                 let bCount = engine.packedBCount(k: cin, n: tiles)
+                let (bStride, mStride) = (bCount + 2 * slack, cout * tiles + slack)
                 // Transforms are split over the cores only when each core gets ≥ ~4k tiles of
                 // work: below that, waking a thread costs more than it saves.
                 let split = max(1, 4096 / tiles)
-                if isBF16 {
+                if narrow {
+                    narrowInput(xb, height: h, width: w, pad: pad, reflect: reflect, tileRows: ty0..<ty1, v: pv, stride: bStride,
+                                split: split)
+                } else if isBF16 {
                     // Channel pairs are transformed together.
                     Parallel.forRanges((cin + 1) / 2, minimumChunk: split) { pairs in
                         cx_inference_winograd_input_bf16(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), reflect ? 1 : 0, ty0, ty1,
@@ -352,19 +361,29 @@ final class InferenceConvolution {
                 }
                 if tiles <= 32 && usesSmallNProducts {
                     // One panel, partly empty: the products with the vector along Cout instead.
-                    smallNProducts(tiles: tiles, v: pv, ldb: 32, bStride: bCount, m: pm, ldc: tiles, cStride: cout * tiles)
+                    smallNProducts(tiles: tiles, v: pv, ldb: 32, bStride: bStride, m: pm, ldc: tiles, cStride: mStride)
                 } else {
                 // The 16 products M_ξ = U_ξ · V_ξ, split over the cores by (ξ, panel).
                 Parallel.forRanges(16 * panels, minimumChunk: 1) { items in
                     for item in items {
                         let (xi, q) = (item / panels, item % panels)
-                        engine.multiplyPacked(m: cout, n: tiles, k: cin, packedA: pu + xi * aCount, packedB: pv + xi * bCount,
-                                              c: pm + xi * cout * tiles, ldc: tiles, bias: nil, panels: q..<(q + 1),
+                        engine.multiplyPacked(m: cout, n: tiles, k: cin, packedA: pu + xi * aCount, packedB: pv + xi * bStride,
+                                              c: pm + xi * mStride, ldc: tiles, bias: nil, panels: q..<(q + 1),
                                               split: false)
                     }
                 }
                 }
-                if let normalization, top == 0 && Int(ty1) == tileRows {
+                if narrow {
+                    let whole = normalization != nil && top == 0 && Int(ty1) == tileRows
+                    let residual = whole ? normalization?.residual.map { $0.pointer + b * cout * outH * outW } : nil
+                    let (slope, biasPointer) = (normalization?.slope ?? 1, whole ? nil : bias?.pointer)
+                    Parallel.forRanges(cout, minimumChunk: max(1, 8_192 / max(1, Int(ty1 - ty0) * 2 * outW))) { channels in
+                        cx_winograd_narrow_output(pm, mStride, Int32(cout), Int32(outH), Int32(outW), ty0, ty1, biasPointer,
+                                                  whole ? 1 : 0, slope, residual, 1e-5, yb, Int32(channels.lowerBound),
+                                                  Int32(channels.upperBound))
+                    }
+                    fused = whole
+                } else if let normalization, top == 0 && Int(ty1) == tileRows {
                     let residual = normalization.residual.map { $0.pointer + b * cout * outH * outW }
                     let slope = normalization.slope
                     Parallel.forRanges(cout, minimumChunk: max(1, 8_192 / max(1, outH * outW))) { channels in
@@ -382,6 +401,40 @@ final class InferenceConvolution {
             }
         }
         return (out, fused)
+    }
+
+    /// Whether inputs at most 16 pixels wide with at most 8 tile columns take the narrow-image
+    /// transforms of `cwinograd_small.h` (`CYCLEX_WINOGRAD_NARROW=0`: the row-buffer transforms,
+    /// for comparisons; both give the same bits).
+    static var narrowWinograd: Bool { narrowWinogradOverride ?? narrowWinogradSetting }
+    private static let narrowWinogradSetting = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_NARROW"] != "0"
+    @TaskLocal static var narrowWinogradOverride: Bool?
+
+    /// Whether a Winograd layer's input of height × width, padded by `pad`, takes the narrow-image
+    /// transforms (and is not small enough for `winogradSmallImage`).
+    func usesNarrowWinograd(height: Int, width: Int, pad: Int) -> Bool {
+        usesWinograd && gemm != .openBLAS && Self.narrowWinograd && !usesSmallImageWinograd(height: height, width: width, pad: pad)
+            && cx_winograd_narrow_fits(Int32(height), Int32(width), Int32(pad)) != 0
+    }
+
+    /// The narrow-image input transform of tile rows `tileRows` of one image x [Cin, H, W] into
+    /// the packed V (matrices `stride` words apart), split over the channels (pairs for bf16) in
+    /// chunks of at least `split`.
+    private func narrowInput(_ xb: UnsafeMutablePointer<Float>, height h: Int, width w: Int, pad: Int, reflect: Bool,
+                             tileRows: Range<Int32>, v: UnsafeMutablePointer<Float>, stride: Int, split: Int) {
+        let cin = inputChannels
+        let (ty0, ty1, r) = (tileRows.lowerBound, tileRows.upperBound, Int32(reflect ? 1 : 0))
+        if gemm == .bf16 {
+            Parallel.forRanges((cin + 1) / 2, minimumChunk: split) { pairs in
+                cx_bf16_winograd_narrow_input(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), r, ty0, ty1, InferenceGEMM.words(v),
+                                              stride, Int32(2 * pairs.lowerBound), Int32(min(cin, 2 * pairs.upperBound)))
+            }
+        } else {
+            Parallel.forRanges(cin, minimumChunk: split) { channels in
+                cx_f32_winograd_narrow_input(xb, Int32(cin), Int32(h), Int32(w), Int32(pad), r, ty0, ty1, v, stride,
+                                             Int32(channels.lowerBound), Int32(channels.upperBound))
+            }
+        }
     }
 
     /// Winograd chunks of at most 32 tiles (one packed panel: images up to about 8 × 16) run their
