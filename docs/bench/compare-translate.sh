@@ -2,13 +2,16 @@
 # cyclex's generator forward (what `cyclex translate` runs per image) against PyTorch, ONNX Runtime
 # and OpenVINO, measured side by side.
 #
-#   docs/bench/compare-translate.sh [--sizes 64,256] [--rounds 2] [--iterations 10] [--memory 1024]
-#                                   [--openblas-core NAME|unset]
+#   docs/bench/compare-translate.sh [--sizes 64,256] [--rounds 2] [--iterations 10] [--small-iterations N]
+#                                   [--memory 1024] [--openblas-core NAME|unset]
 #
 # Builds cyclex-bench in release, then alternates, `--rounds` times: the reference generators of
 # docs/bench/translate_reference.py (the project's PyTorch networks at cyclex's four presets, exported
 # to ONNX; PyTorch eager, ONNX Runtime, OpenVINO f32 and OpenVINO bf16) and cyclex's inference forward
-# (`cyclex-bench --only translate`, float32 and, on CPUs with AVX512_BF16, bf16). Batch 1, 2 threads.
+# (`cyclex-bench --only translate`, float32 and, on CPUs with AVX512_BF16, bf16), size by size.
+# Batch 1, 2 threads. Each timing is the median of `--iterations` calls; sizes below 128 px, whose
+# forwards take only 2-40 ms, run `--small-iterations` calls (default 4 x --iterations) on every
+# engine, so that one slow call of a few milliseconds cannot move the median.
 # Prints one line per case
 #   CASE SIZE torch_ms onnxruntime_ms openvino_f32_ms openvino_bf16_ms cyclex_ms cyclex_bf16_ms ratio bf16_ratio
 # (medians over the rounds of each round's median; ratio = cyclex / OpenVINO f32, bf16_ratio =
@@ -22,21 +25,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-sizes=64,256 rounds=2 iterations=10 memory=1024 core=""
+sizes=64,256 rounds=2 iterations=10 small_iterations="" memory=1024 core=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --sizes) sizes="$2"; shift 2 ;;
         --rounds) rounds="$2"; shift 2 ;;
         --iterations) iterations="$2"; shift 2 ;;
+        --small-iterations) small_iterations="$2"; shift 2 ;;
         --memory) memory="$2"; shift 2 ;;
         --openblas-core) core="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-translate.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 case "$sizes" in *[!0-9,]*|"") echo "compare-translate.sh: --sizes: '$sizes' is not a comma-separated list of sizes" >&2; exit 2 ;; esac
 case "$rounds" in *[!0-9]*|""|0) echo "compare-translate.sh: --rounds: '$rounds' is not a positive integer" >&2; exit 2 ;; esac
 case "$iterations" in *[!0-9]*|""|0) echo "compare-translate.sh: --iterations: '$iterations' is not a positive integer" >&2; exit 2 ;; esac
+small_iterations="${small_iterations:-$((4 * iterations))}"
+case "$small_iterations" in *[!0-9]*|""|0) echo "compare-translate.sh: --small-iterations: '$small_iterations' is not a positive integer" >&2; exit 2 ;; esac
 case "$memory" in *[!0-9]*|"") echo "compare-translate.sh: --memory: '$memory' is not a size (0 skips it)" >&2; exit 2 ;; esac
 
 script=compare-translate.sh
@@ -51,11 +57,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 for r in $(seq 1 "$rounds"); do
-    echo "round $r/$rounds: reference engines (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    "$PY" -W ignore docs/bench/translate_reference.py --sizes "$sizes" --threads 2 --iters "$iterations" \
-        --tsv "$work/reference-$r.tsv" >&2
-    echo "round $r/$rounds: cyclex (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    run_cyclex --only translate --size "$sizes" --iterations "$iterations" --json "$work/cyclex-$r.json" >&2
+    for size in ${sizes//,/ }; do
+        n=$iterations
+        [ "$size" -ge 128 ] || n=$small_iterations
+        echo "round $r/$rounds, $size px ($n calls): reference engines (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+        "$PY" -W ignore docs/bench/translate_reference.py --sizes "$size" --threads 2 --iters "$n" \
+            --tsv "$work/reference-$r.tsv" >&2
+        echo "round $r/$rounds, $size px ($n calls): cyclex (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+        run_cyclex --only translate --size "$size" --iterations "$n" --json "$work/cyclex-$r-$size.json" >&2
+    done
 done
 if [ "$memory" -gt 0 ]; then
     echo "peak memory at ${memory}x${memory} (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -64,7 +74,7 @@ if [ "$memory" -gt 0 ]; then
 fi
 
 "$PY" - "$work" "$rounds" "$memory" <<'EOF'
-import json, os, statistics, sys
+import glob, json, os, statistics, sys
 work, rounds, memory = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 times = {}  # (engine, kind, preset, size) -> [round medians]
 for r in range(1, rounds + 1):
@@ -73,10 +83,11 @@ for r in range(1, rounds + 1):
         for line in open(path):
             what, engine, kind, preset, size, seconds = line.rstrip("\n").split("\t")
             times.setdefault((engine, kind, preset, int(size)), []).append(float(seconds))
-    for row in json.load(open(f"{work}/cyclex-{r}.json")).get("translate_forward", []):
-        engine = {"f32": "cyclex", "bf16": "cyclex_bf16"}.get(row["variant"])
-        if engine:
-            times.setdefault((engine, row["model"], row["preset"], int(row["size"])), []).append(row["median_s"])
+    for path in sorted(glob.glob(f"{work}/cyclex-{r}-*.json")):
+        for row in json.load(open(path)).get("translate_forward", []):
+            engine = {"f32": "cyclex", "bf16": "cyclex_bf16"}.get(row["variant"])
+            if engine:
+                times.setdefault((engine, row["model"], row["preset"], int(row["size"])), []).append(row["median_s"])
 engines = ["torch", "onnxruntime", "openvino_f32", "openvino_bf16", "cyclex", "cyclex_bf16"]
 cases = sorted({k[1:] for k in times}, key=lambda k: (k[0], k[1] != "small", k[2]))
 def ms(engine, case):
