@@ -41,7 +41,7 @@ let package = Package(
         // The inference forward's matrix-product kernels (AVX-512 float32, AVX512_BF16) and Winograd
         // transforms: AVX-512 code behind a run-time CPUID check; the file builds for x86-64-v3.
         .target(name: "CBFloat16Kernels", cSettings: cpuC + [.unsafeFlags(["-O3"])]),
-        .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels", "CWorkerPool"], swiftSettings: cpuSwift + fastInDebug),
+        .target(name: "CyclexEngine", dependencies: ["CBLAS", "CConvKernels", "CWorkerPool", "CBFloat16Kernels"], swiftSettings: cpuSwift + fastInDebug),
         .target(name: "CyclexInterop", dependencies: ["CZlib"], swiftSettings: cpuSwift + fastInDebug),
         .target(
             name: "CyclexMetrics", dependencies: ["CBLAS", "CyclexEngine", "CyclexImaging", "CyclexInterop"],

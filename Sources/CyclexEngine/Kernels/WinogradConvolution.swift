@@ -1,5 +1,7 @@
+import CBFloat16Kernels
 import CConvKernels
 import Foundation
+import Synchronization
 
 /// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
 /// Algorithms for Convolutional Neural Networks", 2016).
@@ -40,6 +42,73 @@ public enum WinogradConvolution {
     /// Whether `conv2d` uses Winograd at all (default: yes; `CYCLEX_WINOGRAD=0` turns it off, so the
     /// benchmark can compare both paths in one binary).
     public static let isEnabled: Bool = ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD"] != "0"
+
+    /// Whether the 16 products of small convolutions may run on cyclex's AVX-512 small-N kernel
+    /// (`cx_f32_gemm_small_n`, shared with the inference forward): the CPU has AVX-512 and
+    /// `CYCLEX_TRAINING_SMALL_N` is not 0. The kernel keeps one vector along the output channels,
+    /// so 16 tiles (an 8 × 8 output) fill its register tile, and its weights are packed once per
+    /// optimizer step (`WinogradWeightCache`); OpenBLAS repacked the whole weight for every call.
+    public static let smallNIsAvailable: Bool =
+        cx_avx512_supported() != 0 && ProcessInfo.processInfo.environment["CYCLEX_TRAINING_SMALL_N"] != "0"
+
+    /// Replaces `smallNIsAvailable` inside `$smallNOverride.withValue(…) { … }` (tests compare both
+    /// paths; `true` has no effect on a CPU without AVX-512).
+    @TaskLocal public static var smallNOverride: Bool?
+
+    /// Outputs with at least `smallNMinimumTiles` and at most `smallNMaximumTiles` 2×2 tiles (8 × 8
+    /// to 8 × 16 pixels, where Winograd on OpenBLAS loses to im2col) take the small-N products.
+    public static let smallNMinimumTiles = 16, smallNMaximumTiles = 32
+
+    /// Images convolved with the small-N products since the process started (tests check the path ran).
+    public static var smallNConvolutions: Int { smallNCount.load(ordering: .relaxed) }
+    private static let smallNCount = Atomic<Int>(0)
+
+    /// Whether this call may use the small-N kernel.
+    static var smallNInUse: Bool { hasAVX512 && (smallNOverride ?? smallNIsAvailable) }
+    private static let hasAVX512 = cx_avx512_supported() != 0
+
+    /// The 16 products' weights of w [Cout, Cin, 3, 3] packed for `cx_f32_gemm_small_n`
+    /// ([16][⌈M/16⌉][K][16], M = rows of each product): `forward` for the convolution itself
+    /// (product ξ = U_ξ, M = Cout, K = Cin), `rotated` for its input gradient
+    /// (`convolve(rotatedTranspose:)`: product ξ = U_π(ξ)ᵀ, M = Cin, K = Cout).
+    ///
+    /// Both come from contiguous 16-float runs: `rotated` from the rows of U ([16][Cout][Cin]),
+    /// `forward` from the rows of the rotated transform U' ([16][Cin][Cout], `transposedAndFlipped`),
+    /// since U_ξ = U'_π(ξ)ᵀ (π is its own inverse). The forward products therefore read U as
+    /// summed in the rotated order: the same values to float rounding.
+    static func packSmallN(_ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int)
+        -> (forward: TensorStorage, rotated: TensorStorage)
+    {
+        let u = TensorStorage(count: 16 * cout * cin), rotatedU = TensorStorage(count: 16 * cout * cin)
+        transformWeights(w, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+        transformWeights(w, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: rotatedU.pointer)
+        return (packBlocks(rotatedU.pointer, rows: cout, depth: cin), packBlocks(u.pointer, rows: cin, depth: cout))
+    }
+
+    /// Product ξ's packed A from plane π(ξ) of `planes` ([16][depth][rows]): block
+    /// [mb][k][0..<16] = plane[k][16·mb ..< 16·mb + 16], zero past `rows`.
+    private static func packBlocks(_ planes: UnsafePointer<Float>, rows: Int, depth: Int) -> TensorStorage {
+        let stride = cx_tile16_packed_count(Int32(rows), Int32(depth), 1, 1, 0)
+        let packed = TensorStorage(count: 16 * stride)
+        let out = packed.pointer
+        Parallel.run(16) { xi in
+            let target = out + xi * stride
+            let source = planes + (4 * rotatedPosition[xi / 4] + rotatedPosition[xi % 4]) * rows * depth
+            for mb in 0..<(rows + 15) / 16 {
+                let lanes = min(16, rows - 16 * mb)
+                for k in 0..<depth {
+                    let to = target + (mb * depth + k) * 16
+                    to.update(from: source + k * rows + 16 * mb, count: lanes)
+                    if lanes < 16 { (to + lanes).update(repeating: 0, count: 16 - lanes) }
+                }
+            }
+        }
+        return packed
+    }
+
+    /// p of `convolve(rotatedTranspose:)`: the row (and column) of G g Gᵀ that a 180° rotation of g
+    /// moves to each position.
+    static let rotatedPosition = [3, 1, 2, 0]
 
     /// Tile geometry of one convolution.
     struct Tiles {
@@ -298,23 +367,58 @@ public enum WinogradConvolution {
     /// y = conv(x, w) (+ bias) with zero padding `padding` (0…2), for a batch of images
     /// x [B, Cin, H, W] → y [B, Cout, H + 2p − 2, W + 2p − 2]. `transformedWeights` is the output of
     /// `transformWeights` ([16][Cout][Cin]).
+    ///
+    /// With `rotatedTranspose`, the kernel applied is rot180(w)ᵀ, where `transformedWeights` is the
+    /// forward transform of w [Cin, Cout, 3, 3] (laid out [16][Cin][Cout]): the input gradient of a
+    /// convolution by w, from the transform its forward pass already made. Rotating g by 180°
+    /// reverses the rows and columns of G g Gᵀ's outer two positions (G·J = P·G, P swapping
+    /// positions 0 and 3, so G J g J Gᵀ = P U P), hence product ξ = 4a + b reads the forward
+    /// product π(ξ) = 4p(a) + p(b), p = (3, 1, 2, 0), transposed. Same values as transforming
+    /// rot180(w)ᵀ with `transposedAndFlipped` to float rounding (its sums run in the other order).
+    ///
+    /// With `smallN` (from `packSmallN`; `transformedWeights` is then ignored), the 16 products run
+    /// on cyclex's AVX-512 small-N kernel instead of OpenBLAS (see `smallNIsAvailable`).
     public static func convolve(
-        _ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        into y: UnsafeMutablePointer<Float>, batch: Int, inputChannels cin: Int, outputChannels cout: Int,
-        height: Int, width: Int, padding: Int
+        _ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>?, rotatedTranspose: Bool = false,
+        smallN: UnsafePointer<Float>? = nil,
+        bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, batch: Int, inputChannels cin: Int,
+        outputChannels cout: Int, height: Int, width: Int, padding: Int
     ) {
         precondition((0...2).contains(padding), "Winograd convolution: padding \(padding) is not 0, 1 or 2")
+        precondition(u != nil || smallN != nil, "Winograd convolution: no weights")
         let tiles = Tiles(outHeight: height + 2 * padding - 2, outWidth: width + 2 * padding - 2)
         precondition(tiles.outHeight > 0 && tiles.outWidth > 0, "Winograd convolution: image \(height)x\(width) is smaller than 3x3")
         let t = tiles.count
-        let v = TensorStorage(count: 16 * cin * t), m = TensorStorage(count: 16 * cout * t)
+        // The small-N kernel reads whole 16-column blocks of each row of V: slack past the last row.
+        let v = TensorStorage(count: 16 * cin * t + 16), m = TensorStorage(count: 16 * cout * t)
         for b in 0..<batch {
             transformInput(x + b * cin * height * width, channels: cin, height: height, width: width, padding: padding,
                            tiles: tiles, into: v.pointer)
             let (pv, pm) = (v.pointer, m.pointer)
+            if let smallN {
+                smallNCount.add(1, ordering: .relaxed)
+                let aStride = cx_tile16_packed_count(Int32(cout), Int32(cin), 1, 1, 0)
+                let items = 16 * ((cout + 15) / 16) * ((t + 15) / 16)
+                let (m32, n32, k32) = (Int32(cout), Int32(t), Int32(cin))
+                // Each item is one 16 × 16 block of one product, computed whole: the same bits for any split.
+                Parallel.forRanges(items, minimumChunk: max(1, 65_536 / (256 * cin))) { r in
+                    cx_f32_gemm_small_n(m32, n32, k32, smallN, aStride, pv, n32, cin * t, pm, n32, cout * t,
+                                        Int32(r.lowerBound), Int32(r.upperBound))
+                }
+                transformOutput(m.pointer, channels: cout, bias: bias, tiles: tiles,
+                                into: y + b * cout * tiles.outHeight * tiles.outWidth)
+                continue
+            }
+            let u = u!
             Parallel.run(16) { xi in
-                BLAS.sgemm(m: cout, n: t, k: cin, a: u + xi * cout * cin, lda: cin, b: pv + xi * cin * t, ldb: t,
-                           c: pm + xi * cout * t, ldc: t)
+                if rotatedTranspose {
+                    let source = 4 * rotatedPosition[xi / 4] + rotatedPosition[xi % 4]
+                    BLAS.sgemm(transposeA: true, m: cout, n: t, k: cin, a: u + source * cout * cin, lda: cout,
+                               b: pv + xi * cin * t, ldb: t, c: pm + xi * cout * t, ldc: t)
+                } else {
+                    BLAS.sgemm(m: cout, n: t, k: cin, a: u + xi * cout * cin, lda: cin, b: pv + xi * cin * t, ldb: t,
+                               c: pm + xi * cout * t, ldc: t)
+                }
             }
             transformOutput(m.pointer, channels: cout, bias: bias, tiles: tiles,
                             into: y + b * cout * tiles.outHeight * tiles.outWidth)

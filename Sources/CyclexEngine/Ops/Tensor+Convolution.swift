@@ -16,10 +16,17 @@ extension Tensor {
             channels: cin, height: h, width: w, kernelHeight: kh, kernelWidth: kw, stride: stride,
             padding: padding, outputHeight: outH, outputWidth: outW)
         let out = Tensor(uninitializedShape: [batch, cout, outH, outW])
-        if Self.usesWinograd(geometry, outputChannels: cout) {
-            let u = TensorStorage(count: 16 * cout * cin)
-            WinogradConvolution.transformWeights(
-                weight.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
+        // A parameter's (leaf's) transform is kept for the rest of a training step (`WinogradWeightCache`).
+        let cachesTransform = weight.requiresGradient && weight.vertex?.node == nil
+        if Self.usesSmallNWinograd(geometry, outputChannels: cout) {
+            let packed = WinogradWeightCache.smallNWeights(of: weight, outputChannels: cout, inputChannels: cin,
+                                                           rotatedTranspose: false, cacheable: cachesTransform)
+            WinogradConvolution.convolve(
+                pointer, transformedWeights: nil, smallN: packed.pointer, bias: bias?.pointer, into: out.pointer,
+                batch: batch, inputChannels: cin, outputChannels: cout, height: h, width: w, padding: padding)
+        } else if Self.usesWinograd(geometry, outputChannels: cout) {
+            let u = WinogradWeightCache.forwardTransform(of: weight, outputChannels: cout, inputChannels: cin,
+                                                         cacheable: cachesTransform)
             WinogradConvolution.convolve(
                 pointer, transformedWeights: u.pointer, bias: bias?.pointer, into: out.pointer, batch: batch,
                 inputChannels: cin, outputChannels: cout, height: h, width: w, padding: padding)
@@ -33,7 +40,7 @@ extension Tensor {
         let (xShape, wShape) = (shape, weight.shape)
         return Tensor.record(out, name: "conv2d", inputs: inputs) { g, needs in
             Tensor.conv2dBackward(g, x: xd, xShape: xShape, weight: wd, weightShape: wShape, geometry: geometry,
-                                  needs: needs, hasBias: bias != nil)
+                                  needs: needs, hasBias: bias != nil, cachesWeightTransform: cachesTransform)
         }
     }
 
@@ -72,10 +79,11 @@ extension Tensor {
     }
 
     /// The gradients of `conv2d`: x (shape `xShape`) is read only for the weight gradient
-    /// (`needs[1]`), the weight only for the input gradient (`needs[0]`).
+    /// (`needs[1]`), the weight only for the input gradient (`needs[0]`). `cachesWeightTransform`:
+    /// the weight is a parameter whose Winograd transform `WinogradWeightCache` may keep.
     static func conv2dBackward(
         _ g: Tensor, x savedX: Tensor?, xShape: [Int], weight savedWeight: Tensor?, weightShape: [Int],
-        geometry: ConvGeometry, needs: [Bool], hasBias: Bool
+        geometry: ConvGeometry, needs: [Bool], hasBias: Bool, cachesWeightTransform: Bool = false
     ) -> [Tensor?] {
         precondition((!needs[1] || savedX != nil) && (!needs[0] || savedWeight != nil),
                      "conv2d backward: a gradient was asked for whose operand was not saved")
@@ -137,15 +145,35 @@ extension Tensor {
             }
             gw = gradWeight
         }
-        if needs[0] && winograd {
-            // dx = dy ⋆ rot180(w)ᵀ with padding 2 − p: the same 3×3 stride-1 convolution, run by Winograd.
+        if needs[0] && usesSmallNWinograd(geometry, outputChannels: cout) {
+            // As below, with the small-N products on the forward's U rotated and packed (cached for the step).
             let cin = geometry.channels
-            let u = TensorStorage(count: 16 * cout * cin)
-            WinogradConvolution.transformWeights(
-                savedWeight!.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: u.pointer)
+            let packed = WinogradWeightCache.smallNWeights(of: savedWeight!, outputChannels: cout, inputChannels: cin,
+                                                           rotatedTranspose: true, cacheable: cachesWeightTransform)
             let gradInput = Tensor(uninitializedShape: xShape)
             WinogradConvolution.convolve(
-                g.pointer, transformedWeights: u.pointer, bias: nil, into: gradInput.pointer, batch: batch,
+                g.pointer, transformedWeights: nil, smallN: packed.pointer, bias: nil, into: gradInput.pointer,
+                batch: batch, inputChannels: cout, outputChannels: cin, height: geometry.outputHeight,
+                width: geometry.outputWidth, padding: 2 - geometry.padding)
+            gx = gradInput
+        } else if needs[0] && winograd {
+            // dx = dy ⋆ rot180(w)ᵀ with padding 2 − p: the same 3×3 stride-1 convolution, run by Winograd,
+            // on the forward pass's transform of w (cached for the step) or its own rotated one.
+            let cin = geometry.channels
+            let reusesForward = WinogradWeightCache.inUse
+            let u: TensorStorage
+            if reusesForward {
+                u = WinogradWeightCache.forwardTransform(of: savedWeight!, outputChannels: cout, inputChannels: cin,
+                                                         cacheable: cachesWeightTransform)
+            } else {
+                u = TensorStorage(count: 16 * cout * cin)
+                WinogradConvolution.transformWeights(
+                    savedWeight!.pointer, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: u.pointer)
+            }
+            let gradInput = Tensor(uninitializedShape: xShape)
+            WinogradConvolution.convolve(
+                g.pointer, transformedWeights: u.pointer, rotatedTranspose: reusesForward, bias: nil,
+                into: gradInput.pointer, batch: batch,
                 inputChannels: cout, outputChannels: cin, height: geometry.outputHeight, width: geometry.outputWidth,
                 padding: 2 - geometry.padding)
             gx = gradInput
@@ -179,6 +207,21 @@ extension Tensor {
         WinogradConvolution.isEnabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding <= 1
             && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
             && ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2) >= (WinogradConvolution.minimumTilesOverride ?? WinogradConvolution.minimumTiles)
+    }
+
+    /// Whether the forward pass and input gradient of this convolution run by Winograd with the
+    /// 16 products on the AVX-512 small-N kernel (`WinogradConvolution.smallNIsAvailable`): a 3×3
+    /// stride-1 kernel with zero padding ≤ 1 between layers of at least
+    /// `WinogradConvolution.minimumChannels` channels, and an output of 16…32 2×2 tiles (the 8 × 8
+    /// residual blocks of the xAI generator at 64 px), too few for `usesWinograd`. Its weight
+    /// gradient stays on im2col + sgemm.
+    static func usesSmallNWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+        let tiles = ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2)
+        return WinogradConvolution.isEnabled && WinogradConvolution.smallNInUse && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.stride == 1 && g.padding <= 1
+            && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
+            && (WinogradConvolution.smallNMinimumTiles...WinogradConvolution.smallNMaximumTiles).contains(tiles)
+            && !usesWinograd(g, outputChannels: outputChannels)
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real

@@ -32,7 +32,8 @@ public final class Adam {
         secondMoments = parameters.map { Tensor(zeros: $0.shape) }
     }
 
-    /// One update of every parameter that has a gradient.
+    /// One update of every parameter that has a gradient (transforms cached from the old weights
+    /// are dropped: `WinogradWeightCache.weightsDidChange`).
     public func step() {
         for (i, p) in parameters.enumerated() {
             guard let grad = p.gradient else { continue }
@@ -50,6 +51,7 @@ public final class Adam {
                                          correction2: correction2, epsilon: eps))
             }
         }
+        WinogradWeightCache.weightsDidChange()
     }
 
     /// The scalars of one parameter's update (shared by every element).
@@ -131,6 +133,7 @@ public final class SGD {
                 theta[j] -= lr * b[j]
             }
         }
+        WinogradWeightCache.weightsDidChange()
     }
 }
 

@@ -62,8 +62,13 @@ public final class CycleGANModel: ModelRecipe {
     /// junyanz's code does, for A/B of memory and time).
     static let separatesIdentityBackward: Bool = ProcessInfo.processInfo.environment["CYCLEX_SPLIT_IDENTITY"] != "0"
 
-    /// junyanz's `optimize_parameters` order (`docs/training.md#cyclegan-step`).
+    /// junyanz's `optimize_parameters` order (`docs/training.md#cyclegan-step`). The step keeps the
+    /// parameters' Winograd transforms between their uses (`WinogradWeightCache`).
     public func trainStep(realA: Tensor, realB: Tensor) throws -> StepReport {
+        try WinogradWeightCache.during { try stepWithoutCacheScope(realA: realA, realB: realB) }
+    }
+
+    private func stepWithoutCacheScope(realA: Tensor, realB: Tensor) throws -> StepReport {
         let c = configuration
         let (generatorA, generatorB) = (generators.a, generators.b)
         optimizerG.zeroGradients()

@@ -105,7 +105,12 @@ public final class XAICycleGANModel: ModelRecipe {
     /// One step with the given noise masks (`docs/training.md#xai-cyclegan-step`; the order is
     /// the fixtures'): mask augmentation, the generators' pass with graph, their losses and
     /// explanation-guided update, then each domain's discriminators.
+    /// The step keeps the parameters' Winograd transforms between their uses (`WinogradWeightCache`).
     public func trainStep(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
+        try WinogradWeightCache.during { try stepWithoutCacheScope(realA: realA, realB: realB, maskA: maskA, maskB: maskB) }
+    }
+
+    private func stepWithoutCacheScope(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         var report = StepReport()
         phases?.begin("pass 1: 2 G forwards (explanation)")
         let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
