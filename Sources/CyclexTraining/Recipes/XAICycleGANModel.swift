@@ -171,7 +171,11 @@ public final class XAICycleGANModel: ModelRecipe {
                         averaging: ([Float]) throws -> [Float]) rethrows -> (Tensor, Tensor) {
         let (dmA, dmB) = (maskDiscriminatorA, maskDiscriminatorB)
         return try withoutGradient { () throws -> (Tensor, Tensor) in
-            let yB = firstPassOutput(generatorAB, realA, mask: maskA), yA = firstPassOutput(generatorBA, realB, mask: maskB)
+            // The two generators' passes are independent too: side by side.
+            let outputs = Explanation.independently(2) { i in
+                i == 0 ? firstPassOutput(generatorAB, realA, mask: maskA) : firstPassOutput(generatorBA, realB, mask: maskB)
+            }
+            let (yB, yA) = (outputs[0], outputs[1])
             phases?.begin("pass 1: 2 Dm saliency maps (explanation)")
             // The two mask discriminators' passes are independent: side by side (`Explanation.independently`).
             let (maskedB, maskedA) = (yB * maskA, yA * maskB)
