@@ -106,12 +106,13 @@ import Testing
     }
 }
 
-/// The small-N Winograd path of `conv2d` (8 × 8 … 8 × 16 outputs, products on the AVX-512 small-N
+/// The small-N Winograd path of `conv2d` (8 × 8 … 16 × 16 outputs, products on the AVX-512 small-N
 /// kernel with weights packed per step) against the im2col path it replaces: output and input
 /// gradient to rounding, the weight gradient (still im2col) bit for bit; inside a cache, hits give
 /// the bits of fresh packing.
 @Suite struct SmallNWinogradTests {
-    @Test(arguments: [(1, 32, 48, 8, 8, 1), (2, 48, 32, 10, 10, 0), (1, 32, 32, 8, 16, 1), (1, 40, 36, 9, 7, 1)])
+    @Test(arguments: [(1, 32, 48, 8, 8, 1), (2, 48, 32, 10, 10, 0), (1, 32, 32, 8, 16, 1), (1, 40, 36, 9, 7, 1),
+                      (1, 32, 32, 16, 16, 1)])
     func matchesIm2col(batch: Int, cin: Int, cout: Int, height: Int, width: Int, padding: Int) {
         var r = Inputs(seed: UInt64(13_000 + batch * 1_000 + cin * 10 + height + padding))
         let x = r.normal([batch, cin, height, width]), w = r.normal([cout, cin, 3, 3], std: 0.1), b = r.normal([cout])

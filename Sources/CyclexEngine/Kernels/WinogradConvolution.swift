@@ -56,8 +56,15 @@ public enum WinogradConvolution {
     @TaskLocal public static var smallNOverride: Bool?
 
     /// Outputs with at least `smallNMinimumTiles` and at most `smallNMaximumTiles` 2×2 tiles (8 × 8
-    /// to 8 × 16 pixels, where Winograd on OpenBLAS loses to im2col) take the small-N products.
-    public static let smallNMinimumTiles = 16, smallNMaximumTiles = 32
+    /// to 16 × 16 pixels) take the small-N products (`CYCLEX_TRAINING_SMALL_N_MAX_TILES` overrides
+    /// the maximum, for A/B). At 8 × 8 Winograd on OpenBLAS lost to im2col; at 16 × 16 (64 tiles)
+    /// the small-N products beat OpenBLAS's, which repack U for every call. Measured 2026-11-30
+    /// (CPU time per step, one thread, alternating, loaded machine), 32 → 64: xai small @128 in 5
+    /// of 6 pairs 1–7 % less, xai standard @128 2 of 2 (0.5–3 %), cyclegan small / standard @64 not
+    /// worse (0 to −5 %).
+    public static let smallNMinimumTiles = 16
+    public static let smallNMaximumTiles: Int =
+        ProcessInfo.processInfo.environment["CYCLEX_TRAINING_SMALL_N_MAX_TILES"].flatMap { Int($0) } ?? 64
 
     /// Images convolved with the small-N products since the process started (tests check the path ran).
     public static var smallNConvolutions: Int { smallNCount.load(ordering: .relaxed) }

@@ -212,16 +212,16 @@ extension Tensor {
     /// Whether the forward pass and input gradient of this convolution run by Winograd with the
     /// 16 products on the AVX-512 small-N kernel (`WinogradConvolution.smallNIsAvailable`): a 3×3
     /// stride-1 kernel with zero padding ≤ 1 between layers of at least
-    /// `WinogradConvolution.minimumChannels` channels, and an output of 16…32 2×2 tiles (the 8 × 8
-    /// residual blocks of the xAI generator at 64 px), too few for `usesWinograd`. Its weight
-    /// gradient stays on im2col + sgemm.
+    /// `WinogradConvolution.minimumChannels` channels, and an output of 16…64 2×2 tiles (8 × 8 to
+    /// 16 × 16: the residual blocks of the xAI generators at 64 and 128 px, CycleGAN's at 64 px).
+    /// Its weight gradient stays where it was (Winograd on OpenBLAS from `usesWinograd`'s 64
+    /// tiles, else im2col + sgemm).
     static func usesSmallNWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
         let tiles = ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2)
         return WinogradConvolution.isEnabled && WinogradConvolution.smallNInUse && g.kernelHeight == 3 && g.kernelWidth == 3
             && g.stride == 1 && g.padding <= 1
             && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
             && (WinogradConvolution.smallNMinimumTiles...WinogradConvolution.smallNMaximumTiles).contains(tiles)
-            && !usesWinograd(g, outputChannels: outputChannels)
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real
