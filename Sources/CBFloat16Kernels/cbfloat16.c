@@ -568,15 +568,8 @@ void cx_inference_winograd_output(const float *m, int channels, int out_height, 
                 __m512 e[16];
                 for (int xi = 0; xi < 16; xi++) e[xi] = _mm512_maskz_loadu_ps(mask, src + xi * stride + tx0);
                 /* Columns first: per row i, (m0 + m1 + m2, m1 - m2 - m3); then rows the same way. */
-                __m512 l[4], r[4];
-                for (int i = 0; i < 4; i++) {
-                    l[i] = _mm512_add_ps(_mm512_add_ps(e[4 * i], e[4 * i + 1]), e[4 * i + 2]);
-                    r[i] = _mm512_sub_ps(_mm512_sub_ps(e[4 * i + 1], e[4 * i + 2]), e[4 * i + 3]);
-                }
-                __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), l[2]), b);
-                __m512 y01 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), b);
-                __m512 y10 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(l[1], l[2]), l[3]), b);
-                __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), b);
+                __m512 y00, y01, y10, y11;
+                winograd_output_transform(e, b, &y00, &y01, &y10, &y11);
                 /* Interleave (y·0, y·1) into output columns 2 tx, 2 tx + 1. */
                 int ox = 2 * tx0, cols = out_width - ox < 2 * valid ? out_width - ox : 2 * valid;
                 __mmask16 first = lanes(cols), second = lanes(cols - 16);

@@ -50,6 +50,42 @@ static inline __mmask16 lanes(int valid) {
     return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
 }
 
+/* Winograd F(2x2, 3x3) input transform V = B^T d B of sixteen tiles at once (lane t = tile t):
+ * d[r][c] holds the tiles' values at row r, column c; v[4 i + j] receives V[i][j]. Columns of
+ * each row first, then rows: every transform of these kernels does these operations in this
+ * order, so they give the same bits. */
+CX_AVX512_TARGET static inline void winograd_input_transform(__m512 d[4][4], __m512 v[16]) {
+    __m512 s[4][4];
+    for (int j = 0; j < 4; j++) {
+        s[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+        s[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+        s[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+        s[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[4 * i + 0] = _mm512_sub_ps(s[i][0], s[i][2]);
+        v[4 * i + 1] = _mm512_add_ps(s[i][1], s[i][2]);
+        v[4 * i + 2] = _mm512_sub_ps(s[i][2], s[i][1]);
+        v[4 * i + 3] = _mm512_sub_ps(s[i][1], s[i][3]);
+    }
+}
+
+/* Winograd F(2x2, 3x3) output transform Y = A^T m A + bias of sixteen tiles at once: e[4 i + j]
+ * holds m[i][j]; y00, y01, y10, y11 receive the 2x2 outputs. Columns first (per row i:
+ * m0 + m1 + m2 and m1 - m2 - m3), then rows the same way, so every caller gets the same bits. */
+CX_AVX512_TARGET static inline void winograd_output_transform(const __m512 e[16], __m512 bias, __m512 *y00,
+                                                              __m512 *y01, __m512 *y10, __m512 *y11) {
+    __m512 l[4], r[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] = _mm512_add_ps(_mm512_add_ps(e[4 * i], e[4 * i + 1]), e[4 * i + 2]);
+        r[i] = _mm512_sub_ps(_mm512_sub_ps(e[4 * i + 1], e[4 * i + 2]), e[4 * i + 3]);
+    }
+    *y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), l[2]), bias);
+    *y01 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), bias);
+    *y10 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(l[1], l[2]), l[3]), bias);
+    *y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), bias);
+}
+
 /* Instance norm of one plane of n floats in place (mean and biased variance from 16 float lanes
  * combined in double, epsilon inside the square root, as PyTorch's InstanceNorm2d), then
  * f(v) = v > 0 ? v : slope * v (slope 1: identity), then + residual[i] if residual. */

@@ -54,19 +54,7 @@ CX_AVX512_TARGET static inline void small_input_tiles(const __m512 p[4], const i
         __m512 both = _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, high), lo, hi);
         d[rc / 4][rc % 4] = _mm512_maskz_mov_ps(keep[rc], both);
     }
-    __m512 s[4][4];
-    for (int j = 0; j < 4; j++) {
-        s[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-        s[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-        s[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-        s[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-    }
-    for (int i = 0; i < 4; i++) {
-        v[4 * i + 0] = _mm512_sub_ps(s[i][0], s[i][2]);
-        v[4 * i + 1] = _mm512_add_ps(s[i][1], s[i][2]);
-        v[4 * i + 2] = _mm512_sub_ps(s[i][2], s[i][1]);
-        v[4 * i + 3] = _mm512_sub_ps(s[i][1], s[i][3]);
-    }
+    winograd_input_transform(d, v);
 }
 
 CX_AVX512_TARGET
@@ -136,15 +124,8 @@ void cx_winograd_small_output(const float *m, int channels, int out_height, int 
         for (int xi = 0; xi < 16; xi++) e[xi] = _mm512_maskz_loadu_ps(used, src + 16 * xi);
         __m512 b = _mm512_set1_ps(bias ? bias[co] : 0.0f);
         /* As the big-image output transform: columns first, then rows. */
-        __m512 l[4], r[4];
-        for (int i = 0; i < 4; i++) {
-            l[i] = _mm512_add_ps(_mm512_add_ps(e[4 * i], e[4 * i + 1]), e[4 * i + 2]);
-            r[i] = _mm512_sub_ps(_mm512_sub_ps(e[4 * i + 1], e[4 * i + 2]), e[4 * i + 3]);
-        }
-        __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), l[2]), b);
-        __m512 y01 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]), b);
-        __m512 y10 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(l[1], l[2]), l[3]), b);
-        __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1], r[2]), r[3]), b);
+        __m512 y00, y01, y10, y11;
+        winograd_output_transform(e, b, &y00, &y01, &y10, &y11);
         __m512 o[4];
         for (int k = 0; k < registers; k++) {
             __m512 top = _mm512_permutex2var_ps(y00, pick[k], y01), low = _mm512_permutex2var_ps(y10, pick[k], y11);
@@ -209,19 +190,7 @@ CX_AVX512_TARGET static inline void narrow_input_tiles(const __m512 rows[6], con
             __m512i idx = _mm512_loadu_si512((const void *)index[c]);
             d[r][c] = _mm512_maskz_permutex2var_ps(keep[c] & valid, rows[r], idx, rows[r + 2]);
         }
-    __m512 s[4][4];
-    for (int j = 0; j < 4; j++) {
-        s[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-        s[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-        s[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-        s[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-    }
-    for (int i = 0; i < 4; i++) {
-        v[4 * i + 0] = _mm512_sub_ps(s[i][0], s[i][2]);
-        v[4 * i + 1] = _mm512_add_ps(s[i][1], s[i][2]);
-        v[4 * i + 2] = _mm512_sub_ps(s[i][2], s[i][1]);
-        v[4 * i + 3] = _mm512_sub_ps(s[i][1], s[i][3]);
-    }
+    winograd_input_transform(d, v);
 }
 
 /* Padded rows 2 ty - pad + j (j = 0..5) of one plane, as the row-buffer transform maps them. */
