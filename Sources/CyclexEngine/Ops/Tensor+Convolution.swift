@@ -204,9 +204,20 @@ extension Tensor {
     /// `WinogradConvolution.minimumTiles` 2×2 tiles (below that its small matrix products lose to
     /// one im2col GEMM).
     static func usesWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+        winogradFits(g, outputChannels: outputChannels)
+            && winogradTiles(g) >= (WinogradConvolution.minimumTilesOverride ?? WinogradConvolution.minimumTiles)
+    }
+
+    /// The layer conditions both Winograd paths share: Winograd switched on, a 3×3 stride-1
+    /// kernel with zero padding ≤ 1, at least `WinogradConvolution.minimumChannels` channels in and out.
+    private static func winogradFits(_ g: ConvGeometry, outputChannels: Int) -> Bool {
         WinogradConvolution.isEnabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padding <= 1
             && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
-            && ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2) >= (WinogradConvolution.minimumTilesOverride ?? WinogradConvolution.minimumTiles)
+    }
+
+    /// The number of 2×2 output tiles of a Winograd F(2×2, 3×3) convolution.
+    private static func winogradTiles(_ g: ConvGeometry) -> Int {
+        ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2)
     }
 
     /// Whether the forward pass and input gradient of this convolution run by Winograd with the
@@ -217,11 +228,8 @@ extension Tensor {
     /// Its weight gradient stays where it was (Winograd on OpenBLAS from `usesWinograd`'s 64
     /// tiles, else im2col + sgemm).
     static func usesSmallNWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
-        let tiles = ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2)
-        return WinogradConvolution.isEnabled && WinogradConvolution.smallNInUse && g.kernelHeight == 3 && g.kernelWidth == 3
-            && g.stride == 1 && g.padding <= 1
-            && g.channels >= WinogradConvolution.minimumChannels && outputChannels >= WinogradConvolution.minimumChannels
-            && (WinogradConvolution.smallNMinimumTiles...WinogradConvolution.smallNMaximumTiles).contains(tiles)
+        WinogradConvolution.smallNInUse && winogradFits(g, outputChannels: outputChannels)
+            && (WinogradConvolution.smallNMinimumTiles...WinogradConvolution.smallNMaximumTiles).contains(winogradTiles(g))
     }
 
     /// Whether `DirectConvolution` beats im2col + sgemm: stride 1, no zero padding, a real
