@@ -22,8 +22,15 @@ extension Explanation {
     /// overrides (tests' kernel switches) do not reach the pool's threads, so their passes use
     /// the process's settings. The passes must not write shared state.
     public static func independently<T>(_ count: Int, _ pass: (Int) -> T) -> [T] {
-        guard concurrentPassesOverride ?? runsPassesConcurrently, count > 1, Parallel.threadCount > 1,
-              !Parallel.isInsideTask else { return (0..<count).map(pass) }
+        independently(count, sideBySide: concurrentPassesOverride ?? runsPassesConcurrently, pass)
+    }
+
+    /// `independently(count, pass)` with the choice made by the caller (`sideBySide`), for other
+    /// groups of independent passes with their own switch (e.g. the training recipes' two
+    /// domains' discriminator updates). With `sideBySide` false, one thread, or when called from
+    /// inside a task, the passes run in index order on the calling thread.
+    public static func independently<T>(_ count: Int, sideBySide: Bool, _ pass: (Int) -> T) -> [T] {
+        guard sideBySide, count > 1, Parallel.threadCount > 1, !Parallel.isInsideTask else { return (0..<count).map(pass) }
         let recording = GradientMode.isRecording
         var results = [T?](repeating: nil, count: count)
         results.withUnsafeMutableBufferPointer { out in

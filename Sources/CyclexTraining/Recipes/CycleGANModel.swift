@@ -114,14 +114,19 @@ public final class CycleGANModel: ModelRecipe {
         optimizerG.step()
 
         // Discriminators, on pooled detached fakes made before the generator update.
+        // The two domains' forwards and backwards side by side (`DiscriminatorDomains`); the pool
+        // queries stay here, in order. Each backward targets its own D's parameters: the other
+        // D is not in its graph, so the gradients are those of the whole list.
         phases?.begin("D forward ×4 (real, pooled fake)")
         optimizerD.zeroGradients()
-        let lossDA = lsganDiscriminatorLoss(discriminatorA, real: realB, fake: try gradientReducer.pooled(poolB, fakeB.detached()))
-        let lossDB = lsganDiscriminatorLoss(discriminatorB, real: realA, fake: try gradientReducer.pooled(poolA, fakeA.detached()))
+        let pooledFakeB = try gradientReducer.pooled(poolB, fakeB.detached())
+        let pooledFakeA = try gradientReducer.pooled(poolA, fakeA.detached())
+        let domains = [(discriminatorA, realB, pooledFakeB), (discriminatorB, realA, pooledFakeA)]
+        let lossesD = DiscriminatorDomains.both { i in lsganDiscriminatorLoss(domains[i].0, real: domains[i].1, fake: domains[i].2) }
+        let (lossDA, lossDB) = (lossesD[0], lossesD[1])
         try requireFinite(lossDA.item + lossDB.item, "the discriminator loss")
         phases?.begin("D backward ×2")
-        lossDA.backward(accumulatingInto: optimizerD.parameters)
-        lossDB.backward(accumulatingInto: optimizerD.parameters)
+        _ = DiscriminatorDomains.both { i in lossesD[i].backward(accumulatingInto: domains[i].0.parameters) }
         phases?.begin("Adam D")
         try requireFiniteGradients(optimizerD.parameters, "the discriminators")
         try gradientReducer.reduceGradients(optimizerD.parameters)

@@ -148,12 +148,15 @@ public final class XAICycleGANModel: ModelRecipe {
         let losses = GeneratorLosses(terms, identity!)
         phases?.begin("D updates (real scores unless shared)")
 
-        let lossDA = try updateDiscriminators(domain: "A", optimizerDA, discriminatorA, maskDiscriminatorA,
-                                              real: realA, realMask: maskAugA, fake: pass.fakeA, fakeMask: maskAugB,
-                                              realScores: explained?.realScoresA, pool: poolA, maskedPool: poolMaskedA)
-        let lossDB = try updateDiscriminators(domain: "B", optimizerDB, discriminatorB, maskDiscriminatorB,
-                                              real: realB, realMask: maskAugB, fake: pass.fakeB, fakeMask: maskAugA,
-                                              realScores: explained?.realScoresB, pool: poolB, maskedPool: poolMaskedB)
+        let lossesD = try updateDiscriminators([
+            DiscriminatorUpdate(domain: "A", optimizer: optimizerDA, d: discriminatorA, dm: maskDiscriminatorA,
+                                real: realA, realMask: maskAugA, fake: pass.fakeA, fakeMask: maskAugB,
+                                realScores: explained?.realScoresA, pool: poolA, maskedPool: poolMaskedA),
+            DiscriminatorUpdate(domain: "B", optimizer: optimizerDB, d: discriminatorB, dm: maskDiscriminatorB,
+                                real: realB, realMask: maskAugB, fake: pass.fakeB, fakeMask: maskAugA,
+                                realScores: explained?.realScoresB, pool: poolB, maskedPool: poolMaskedB),
+        ])
+        let (lossDA, lossDB) = (lossesD[0], lossesD[1])
 
         report.losses = losses.named + [("D_A", lossDA.item), ("D_B", lossDB.item)]
         phases?.begin("report")
@@ -336,24 +339,49 @@ public final class XAICycleGANModel: ModelRecipe {
         optimizerG.step()
     }
 
-    /// One domain's update of D and Dm on pooled, detached pass-2 fakes (full and masked fakes in
-    /// separate pools), checked before the weights change.
-    func updateDiscriminators(domain: String, _ optimizer: Adam, _ d: PatchDiscriminator, _ dm: PatchDiscriminator,
-                              real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor, realScores: RealScores?,
-                              pool: ImagePool, maskedPool: ImagePool) throws -> Tensor {
+    /// One domain's discriminators, D and Dm, their optimizer and what they are updated on.
+    struct DiscriminatorUpdate {
+        let domain: String
+        let optimizer: Adam
+        let d: PatchDiscriminator, dm: PatchDiscriminator
+        /// Real images of the domain and the mask Dm sees them under; fakes of the domain (pass 2,
+        /// pooled after detaching) and the mask of the fake half.
+        let real: Tensor, realMask: Tensor, fake: Tensor, fakeMask: Tensor
+        /// D(real), Dm(real ⊙ mask) recorded with graph during the explanation, when shared.
+        let realScores: RealScores?
+        let pool: ImagePool, maskedPool: ImagePool
+    }
+
+    /// Each domain's update of D and Dm on pooled, detached pass-2 fakes (full and masked fakes in
+    /// separate pools), checked before the weights change; returns the domains' losses.
+    ///
+    /// The pool queries, the finite checks, the gradient reduction and the optimizer updates run
+    /// on this thread in the domains' order; the forwards and the backwards of the domains run
+    /// side by side (`DiscriminatorDomains`), which gives the same bits. Only when a check fails
+    /// does the order differ from one domain after the other: the later domain's pools have then
+    /// been queried too (the step throws and training ends, so nothing reads them).
+    func updateDiscriminators(_ domains: [DiscriminatorUpdate]) throws -> [Tensor] {
+        precondition(domains.count == 2, "two domains")
         let r = configuration.maskAdversarialRatio
-        optimizer.zeroGradients()
-        let pooled = try gradientReducer.pooled(pool, fake.detached())
-        let pooledMasked = try gradientReducer.pooled(maskedPool, withoutGradient { fake * fakeMask })
-        let realD = realScores?.d ?? d(real), realDm = realScores?.dm ?? dm(real * realMask)
-        let loss = lsganDiscriminatorLoss(realScores: realD, fakeScores: d(pooled)) * (1 - r)
-            + lsganDiscriminatorLoss(realScores: realDm, fakeScores: dm(pooledMasked)) * r
-        try requireFinite(loss.item, "the domain-\(domain) discriminator loss")
-        loss.backward(accumulatingInto: optimizer.parameters)
-        try requireFiniteGradients(optimizer.parameters, "the domain-\(domain) discriminators")
-        try gradientReducer.reduceGradients(optimizer.parameters)
-        optimizer.step()
-        return loss
+        let pooled = try domains.map { x in
+            x.optimizer.zeroGradients()
+            return (full: try gradientReducer.pooled(x.pool, x.fake.detached()),
+                    masked: try gradientReducer.pooled(x.maskedPool, withoutGradient { x.fake * x.fakeMask }))
+        }
+        let losses = DiscriminatorDomains.both { i in
+            let (x, fakes) = (domains[i], pooled[i])
+            let realD = x.realScores?.d ?? x.d(x.real), realDm = x.realScores?.dm ?? x.dm(x.real * x.realMask)
+            return lsganDiscriminatorLoss(realScores: realD, fakeScores: x.d(fakes.full)) * (1 - r)
+                + lsganDiscriminatorLoss(realScores: realDm, fakeScores: x.dm(fakes.masked)) * r
+        }
+        for (x, loss) in zip(domains, losses) { try requireFinite(loss.item, "the domain-\(x.domain) discriminator loss") }
+        _ = DiscriminatorDomains.both { i in losses[i].backward(accumulatingInto: domains[i].optimizer.parameters) }
+        for x in domains {
+            try requireFiniteGradients(x.optimizer.parameters, "the domain-\(x.domain) discriminators")
+            try gradientReducer.reduceGradients(x.optimizer.parameters)
+            x.optimizer.step()
+        }
+        return losses
     }
 
     /// Whether the step shares discriminator passes: the patch maps of the pass-2 fakes serve the
