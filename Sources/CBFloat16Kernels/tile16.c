@@ -324,6 +324,67 @@ void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t 
 #undef B_TYPE
 }
 
+
+/* Winograd F(2x2, 3x3) weight gradient of one 16 x 16 block of (output, input) channel pairs:
+ * for each of the 16 element positions xi, dU_xi = A_xi B_xi over k (vector along the output
+ * channels, B's entries broadcast, as cx_f32_gemm_small_n), kept in `u` (16 KB, stays in L1);
+ * then dw = G^T dU G for the block, with G^T x = (x0 + x1/2 + x2/2, x1/2 - x2/2, x1/2 + x2/2 + x3)
+ * across each row of dU first, then down its columns; and the block's 16 x 144 floats of
+ * dw [Cout, Cin, 3, 3] (144 = 16 input channels x 9 taps, contiguous per output channel) written
+ * by nine 16 x 16 transposes. Nothing is written twice or zeroed first. */
+#define CX_WG_FMA(p) c##p = _mm512_fmadd_ps(_mm512_set1_ps(row[p]), wv, c##p); \
+                     d##p = _mm512_fmadd_ps(_mm512_set1_ps(row[8 + p]), wv, d##p);
+#define CX_WG_STORE(p) _mm512_store_ps(u[xi][p], c##p); _mm512_store_ps(u[xi][8 + p], d##p);
+
+CX_AVX512_TARGET
+void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_packed, size_t a_stride,
+                                     const float *b, size_t b_stride, float *dw, int item_begin, int item_end) {
+    int column_blocks = div_up(cin, CO);
+    __attribute__((aligned(64))) float u[16][16][16];   /* [xi][input lane p][output lane] */
+    __attribute__((aligned(64))) float o[144][16];      /* [p * 9 + tap][output lane] */
+    for (int item = item_begin; item < item_end; item++) {
+        int cb = item / column_blocks, jb = item % column_blocks, j0 = jb * CO;
+        for (int xi = 0; xi < 16; xi++) {
+            const float *w = a_packed + (size_t)xi * a_stride + (size_t)cb * k * CO;
+            const float *row = b + (size_t)xi * b_stride + j0;
+            CX_P8(CX_T16_ZERO)
+            for (int p = 0; p < k; p++, w += CO, row += cin) {
+                __m512 wv = _mm512_loadu_ps(w);
+                CX_P8(CX_WG_FMA)
+            }
+            CX_P8(CX_WG_STORE)
+        }
+        const __m512 half = _mm512_set1_ps(0.5f);
+        for (int p = 0; p < CO; p++) {
+            __m512 r[4][3];
+            for (int i = 0; i < 4; i++) {
+                __m512 x0 = _mm512_load_ps(u[4 * i][p]), x1 = _mm512_load_ps(u[4 * i + 1][p]);
+                __m512 x2 = _mm512_load_ps(u[4 * i + 2][p]), x3 = _mm512_load_ps(u[4 * i + 3][p]);
+                __m512 h1 = _mm512_mul_ps(half, x1), h2 = _mm512_mul_ps(half, x2);
+                r[i][0] = _mm512_add_ps(_mm512_add_ps(x0, h1), h2);
+                r[i][1] = _mm512_sub_ps(h1, h2);
+                r[i][2] = _mm512_add_ps(_mm512_add_ps(h1, h2), x3);
+            }
+            for (int j = 0; j < 3; j++) {
+                __m512 h1 = _mm512_mul_ps(half, r[1][j]), h2 = _mm512_mul_ps(half, r[2][j]);
+                _mm512_store_ps(o[p * 9 + j], _mm512_add_ps(_mm512_add_ps(r[0][j], h1), h2));
+                _mm512_store_ps(o[p * 9 + 3 + j], _mm512_sub_ps(h1, h2));
+                _mm512_store_ps(o[p * 9 + 6 + j], _mm512_add_ps(_mm512_add_ps(h1, h2), r[3][j]));
+            }
+        }
+        int rows = cout - cb * CO < CO ? cout - cb * CO : CO;
+        int valid = 9 * (cin - j0 < CO ? cin - j0 : CO);
+        float *dst = dw + (size_t)cb * CO * cin * 9 + (size_t)j0 * 9;
+        for (int g = 0; g * 16 < valid; g++) {
+            __m512 t[16];
+            for (int i = 0; i < 16; i++) t[i] = _mm512_load_ps(o[16 * g + i]);
+            transpose16(t);
+            __mmask16 mask = lanes(valid - 16 * g);
+            for (int co = 0; co < rows; co++) _mm512_mask_storeu_ps(dst + (size_t)co * cin * 9 + 16 * g, mask, t[co]);
+        }
+    }
+}
+
 #else /* not x86-64: never called (cx_avx512_supported() and cx_bf16_supported() are 0) */
 void cx_bf16_pad_pairs(const float *x, int channels, int height, int width, int top, int bottom, int left, int right,
                        int reflect, uint32_t *out, int pair_begin, int pair_end) {
@@ -355,5 +416,10 @@ void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t 
                           size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
     (void)m; (void)n; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)ldb; (void)b_stride; (void)c; (void)ldc;
     (void)c_stride; (void)item_begin; (void)item_end;
+}
+void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_packed, size_t a_stride,
+                                     const float *b, size_t b_stride, float *dw, int item_begin, int item_end) {
+    (void)cout; (void)cin; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)b_stride; (void)dw;
+    (void)item_begin; (void)item_end;
 }
 #endif

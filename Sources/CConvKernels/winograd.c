@@ -266,3 +266,29 @@ CX_INLINE void cx_winograd_weight_gradient_body(const float *du, long cout, long
 CX_DISPATCHED(cx_winograd_weight_gradient,
               (const float *du, long cout, long cin, long begin, long end, float *dw),
               (du, cout, cin, begin, end, dw))
+
+/* The weight gradient's small-N products (Kernels/WinogradConvolution.swift, `smallNWeightGradient`)
+ * read dM in 16-row blocks along K and V transposed. Both are plain copies (memory-bound, no
+ * arithmetic), so they need no per-ISA variants. */
+void cx_pack_row_blocks16(const float *src, long rows, long columns, float *dst, long depth, long offset) {
+    for (long rb = 0; rb * 16 < rows; rb++) {
+        const long lanes = rows - 16 * rb < 16 ? rows - 16 * rb : 16;
+        float *block = dst + (rb * depth + offset) * 16;
+        for (long c = 0; c < columns; c++) {
+            float *to = block + c * 16;
+            long l = 0;
+            for (; l < lanes; l++) to[l] = src[(16 * rb + l) * columns + c];
+            for (; l < 16; l++) to[l] = 0;
+        }
+    }
+}
+
+void cx_transpose_into(const float *src, long rows, long columns, float *dst, long ldd) {
+    /* 16 x 16 blocks so that both sides stay in few cache lines. */
+    for (long r0 = 0; r0 < rows; r0 += 16)
+        for (long c0 = 0; c0 < columns; c0 += 16) {
+            const long r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < columns ? c0 + 16 : columns;
+            for (long c = c0; c < c1; c++)
+                for (long r = r0; r < r1; r++) dst[c * ldd + r] = src[r * columns + c];
+        }
+}

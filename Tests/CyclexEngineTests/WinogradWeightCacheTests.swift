@@ -107,9 +107,11 @@ import Testing
 }
 
 /// The small-N Winograd path of `conv2d` (8 × 8 … 16 × 16 outputs, products on the AVX-512 small-N
-/// kernel with weights packed per step) against the im2col path it replaces: output and input
-/// gradient to rounding, the weight gradient (still im2col) bit for bit; inside a cache, hits give
-/// the bits of fresh packing.
+/// kernel with weights packed per step) against the im2col path it replaces: output and all
+/// gradients to rounding (the weight gradient bit for bit on its old path when
+/// `smallNWeightGradientOverride` is off); inside a cache, hits give the bits of fresh packing.
+/// `smallNWeightGradient` on its own against the im2col weight gradient, over batches (its K runs
+/// across images), channel counts that are not multiples of 16, odd sizes and padding 0…2.
 @Suite struct SmallNWinogradTests {
     @Test(arguments: [(1, 32, 48, 8, 8, 1), (2, 48, 32, 10, 10, 0), (1, 32, 32, 8, 16, 1), (1, 40, 36, 9, 7, 1),
                       (1, 32, 32, 16, 16, 1)])
@@ -125,6 +127,7 @@ import Testing
             return (y.scalars, g[0].scalars, g[1].scalars)
         }
         let before = WinogradConvolution.smallNConvolutions
+        let gradientsBefore = WinogradConvolution.smallNWeightGradients
         let (small, cached) = WinogradConvolution.$smallNOverride.withValue(true) {
             let small = run()
             let cached = WinogradWeightCache.$verifiesHits.withValue(true) {
@@ -141,12 +144,50 @@ import Testing
         }
         if WinogradConvolution.smallNIsAvailable {
             #expect(WinogradConvolution.smallNConvolutions >= before + 3 * 2 * batch, "the small-N path did not run")
+            #expect(WinogradConvolution.smallNWeightGradients >= gradientsBefore + 3, "the small-N weight gradient did not run")
         }
         let plain = WinogradConvolution.$smallNOverride.withValue(false) { run() }
         #expect(WinogradConvolutionTests.relativeError(small.y, plain.y) < 2e-6)
         #expect(WinogradConvolutionTests.relativeError(small.gx, plain.gx) < 2e-6)
-        #expect(small.gw.map(\.bitPattern) == plain.gw.map(\.bitPattern), "the weight gradient's path is unchanged")
+        #expect(WinogradConvolutionTests.relativeError(small.gw, plain.gw) < 4e-6)
+        #expect(small.gw.contains { $0 != 0 })
+        // Switched off, the weight gradient takes the path it took before the small-N weight gradient.
+        let oldWeightGradient = WinogradConvolution.$smallNWeightGradientOverride.withValue(false) {
+            WinogradConvolution.$smallNOverride.withValue(true) { run() }
+        }
+        #expect(oldWeightGradient.gw.map(\.bitPattern) == plain.gw.map(\.bitPattern), "switched off: the old path")
+        #expect(oldWeightGradient.gx.map(\.bitPattern) == small.gx.map(\.bitPattern))
         #expect(cached.y.map(\.bitPattern) == small.y.map(\.bitPattern), "a hit gives the fresh packing's bits")
         #expect(cached.gx.map(\.bitPattern) == small.gx.map(\.bitPattern), "a hit gives the fresh packing's bits")
+    }
+
+    @Test(arguments: [(1, 32, 48, 8, 8, 1), (3, 40, 20, 9, 7, 1), (2, 17, 33, 10, 10, 0), (1, 64, 64, 16, 16, 1),
+                      (2, 24, 16, 6, 5, 2), (1, 256, 256, 8, 8, 1)])
+    func weightGradientMatchesIm2col(batch: Int, cin: Int, cout: Int, height: Int, width: Int, padding: Int) {
+        var r = Inputs(seed: UInt64(14_000 + batch * 1_000 + cin * 10 + height + padding))
+        let (outH, outW) = (height + 2 * padding - 2, width + 2 * padding - 2)
+        let x = r.normal([batch, cin, height, width]), gy = r.normal([batch, cout, outH, outW])
+        let g = ConvGeometry(channels: cin, height: height, width: width, kernelHeight: 3, kernelWidth: 3, stride: 1,
+                             padding: padding, outputHeight: outH, outputWidth: outW)
+        let expected = Tensor(zeros: [cout, cin, 3, 3])
+        let cols = Tensor(zeros: [g.patchSize * g.outputPixels])
+        for b in 0..<batch {
+            Kernels.im2col(x.pointer + b * cin * height * width, g, cols.pointer)
+            BLAS.sgemm(transposeB: true, m: cout, n: g.patchSize, k: g.outputPixels, a: gy.pointer + b * cout * g.outputPixels,
+                       lda: g.outputPixels, b: cols.pointer, ldb: g.outputPixels, beta: b == 0 ? 0 : 1,
+                       c: expected.pointer, ldc: g.patchSize)
+        }
+        guard WinogradConvolution.smallNIsAvailable else {
+            // Without AVX-512 conv2d never takes this path (checked by matchesIm2col's counters).
+            #expect(!WinogradConvolution.smallNIsAvailable)
+            return
+        }
+        let dw = Tensor(zeros: [cout, cin, 3, 3])
+        dw.pointer.update(repeating: .nan, count: dw.count)  // overwritten, never accumulated into
+        WinogradConvolution.smallNWeightGradient(gradOutput: gy.pointer, input: x.pointer, into: dw.pointer, batch: batch,
+                                                 inputChannels: cin, outputChannels: cout, height: height, width: width,
+                                                 padding: padding)
+        #expect(!dw.scalars.contains { $0.isNaN }, "every weight is written")
+        #expect(WinogradConvolutionTests.relativeError(dw.scalars, expected.scalars) < 4e-6)
     }
 }

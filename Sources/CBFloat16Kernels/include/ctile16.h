@@ -74,6 +74,14 @@ void cx_f32_gemm_small_n(int m, int n, int k, const float *a_packed, size_t a_st
 void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t a_stride, const uint32_t *b, int ldb,
                           size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end);
 
+/* Training: the Winograd F(2x2, 3x3) weight gradient dw [Cout, Cin, 3, 3] (overwritten) from the 16
+ * products dU_xi = A_xi B_xi (A_xi at a_packed + xi * a_stride, packed [ceil(Cout/16)][k][16] like
+ * cx_f32_gemm_small_n's A, i.e. dM_xi; B_xi row-major [k x Cin] at b + xi * b_stride, i.e. V_xi
+ * transposed, every row readable for ceil(Cin/16) * 16 entries) and dw = G^T dU G, for items
+ * [item_begin, item_end) of ceil(Cout/16) * ceil(Cin/16) (one 16 x 16 block of channel pairs each). */
+void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_packed, size_t a_stride,
+                                     const float *b, size_t b_stride, float *dw, int item_begin, int item_end);
+
 #ifdef __cplusplus
 }
 #endif

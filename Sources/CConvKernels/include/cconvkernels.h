@@ -50,6 +50,14 @@ void cx_winograd_weights(const float *w, long cout, long cin, int flipped, long 
  * (overwritten) for output channels [begin, end). */
 void cx_winograd_weight_gradient(const float *du, long cout, long cin, long begin, long end, float *dw);
 
+/* dst[(rb * depth + offset + c) * 16 + l] = src[(16 * rb + l) * columns + c] for the rows of
+ * src [rows][columns] in blocks of 16 (zeros past `rows`): one product's A as the small-N kernel
+ * reads it ([ceil(rows/16)][depth][16]), columns placed at K offset `offset`. */
+void cx_pack_row_blocks16(const float *src, long rows, long columns, float *dst, long depth, long offset);
+
+/* dst[c * ldd + r] = src[r * columns + c] for src [rows][columns]. */
+void cx_transpose_into(const float *src, long rows, long columns, float *dst, long ldd);
+
 /* Direct stride-1 unpadded convolution for at most 4 output channels, output rows [r0, r1):
  * x [cin, height, width], w [cout, cin, kh, kw]; y [cout, height-kh+1, width-kw+1] += conv. */
 void cx_direct_forward(const float *x, const float *w, float *y, long cin, long cout, long height, long width,

@@ -339,14 +339,22 @@ public enum WinogradConvolution {
                            b: pv + xi * cin * t, ldb: t, beta: b == 0 ? 0 : 1, c: pu + xi * cout * cin, ldc: cin)
             }
         }
+        backTransformWeightGradient(du.pointer, outputChannels: cout, inputChannels: cin, into: dw)
+    }
+
+    /// dw = Gᵀ dU G per channel pair: du [16][Cout][Cin] → dw [Cout, Cin, 3, 3] (overwritten).
+    static func backTransformWeightGradient(
+        _ du: UnsafeMutablePointer<Float>, outputChannels cout: Int, inputChannels cin: Int,
+        into dw: UnsafeMutablePointer<Float>
+    ) {
         if NativeKernels.inUse {
-            let pu = UnsafePointer(du.pointer)
+            let pu = UnsafePointer(du)
             Parallel.forRanges(cout, minimumChunk: 16) { r in
                 cx_winograd_weight_gradient(pu, cout, cin, r.lowerBound, r.upperBound, dw)
             }
             return
         }
-        let plane = cout * cin, pu = du.pointer
+        let plane = cout * cin, pu = du
         Parallel.forEach(cout, minimumItemsPerCore: 16) { co in
             for ci in 0..<cin {
                 let offset = co * cin + ci
@@ -368,6 +376,72 @@ public enum WinogradConvolution {
                     out[6 + j] = c[2]
                 }
             }
+        }
+    }
+
+    /// Whether the weight gradients of the small-N convolutions (`Tensor.usesSmallNWinograd`)
+    /// also run on the small-N kernel (`smallNWeightGradient`; default: yes where the small-N
+    /// kernel runs; `CYCLEX_TRAINING_SMALL_N_WGRAD=0` keeps im2col + sgemm below 64 tiles and
+    /// Winograd on OpenBLAS at 64, for A/B timing in one binary).
+    public static let smallNWeightGradientIsEnabled: Bool =
+        ProcessInfo.processInfo.environment["CYCLEX_TRAINING_SMALL_N_WGRAD"] != "0"
+
+    /// Replaces `smallNWeightGradientIsEnabled` inside `$smallNWeightGradientOverride.withValue(…) { … }` (tests).
+    @TaskLocal public static var smallNWeightGradientOverride: Bool?
+
+    /// Whether this call's small-N convolutions take `smallNWeightGradient` for their weight gradient.
+    static var smallNWeightGradientInUse: Bool {
+        smallNInUse && (smallNWeightGradientOverride ?? smallNWeightGradientIsEnabled)
+    }
+
+    /// Weight gradients computed by `smallNWeightGradient` since the process started (tests check the path ran).
+    public static var smallNWeightGradients: Int { smallNWeightGradientCount.load(ordering: .relaxed) }
+    private static let smallNWeightGradientCount = Atomic<Int>(0)
+
+    /// `weightGradient` with the 16 products on the AVX-512 small-N kernel, for outputs of 16…64
+    /// tiles (8 × 8 … 16 × 16). There im2col's product has K = 64…256 pixels for M = Cout,
+    /// N = 9·Cin (and OpenBLAS zeroes the whole output first), and Winograd's 16 products on
+    /// OpenBLAS pack both operands for K = T only. Here K runs over every image's tiles:
+    ///     dU_ξ [Cout × Cin] = [dM_ξ¹ … dM_ξᴮ] · [V_ξ¹ … V_ξᴮ]ᵀ      (K = B·T),
+    /// with dM_ξ packed in 16-row blocks ([⌈Cout/16⌉][K][16]) and V_ξ transposed ([K][Cin]), as the
+    /// kernel reads them. One task takes a 16 × 16 block of channel pairs whole
+    /// (`cx_f32_winograd_weight_gradient`): its 16 products summed in k order, dw = Gᵀ dU G in
+    /// registers, and its part of dw written once, so dU never goes to memory (the separate
+    /// back-transform pass cost as much as the products) and nothing is zeroed first; the same
+    /// bits for any thread count. The sums run in another order than im2col's product (and
+    /// OpenBLAS's): the same values to float rounding.
+    /// x [B, Cin, H, W], gy [B, Cout, H + 2p − 2, W + 2p − 2], dw [Cout, Cin, 3, 3] (overwritten).
+    public static func smallNWeightGradient(
+        gradOutput gy: UnsafePointer<Float>, input x: UnsafePointer<Float>, into dw: UnsafeMutablePointer<Float>,
+        batch: Int, inputChannels cin: Int, outputChannels cout: Int, height: Int, width: Int, padding: Int
+    ) {
+        precondition((0...2).contains(padding), "Winograd convolution: padding \(padding) is not 0, 1 or 2")
+        precondition(hasAVX512, "Winograd convolution: the small-N weight gradient needs AVX-512")
+        smallNWeightGradientCount.add(1, ordering: .relaxed)
+        let tiles = Tiles(outHeight: height + 2 * padding - 2, outWidth: width + 2 * padding - 2)
+        let t = tiles.count, depth = batch * t, rowBlocks = (cout + 15) / 16
+        let v = TensorStorage(count: 16 * cin * t), dm = TensorStorage(count: 16 * cout * t)
+        let aStride = rowBlocks * depth * 16, bStride = depth * cin
+        // The kernel reads whole 16-column blocks of each row of B: slack past the last row.
+        let a = TensorStorage(count: 16 * aStride), bt = TensorStorage(count: 16 * bStride + 16)
+        for b in 0..<batch {
+            transformInput(x + b * cin * height * width, channels: cin, height: height, width: width, padding: padding,
+                           tiles: tiles, into: v.pointer)
+            transformOutputGradient(gy + b * cout * tiles.outHeight * tiles.outWidth, channels: cout, tiles: tiles,
+                                    into: dm.pointer)
+            let (pv, pm, pa, pb) = (UnsafePointer(v.pointer), UnsafePointer(dm.pointer), a.pointer, bt.pointer)
+            Parallel.run(16) { xi in
+                cx_pack_row_blocks16(pm + xi * cout * t, cout, t, pa + xi * aStride, depth, b * t)
+                cx_transpose_into(pv + xi * cin * t, cin, t, pb + xi * bStride + b * t * cin, cin)
+            }
+        }
+        (bt.pointer + 16 * bStride).update(repeating: 0, count: 16)
+        let items = rowBlocks * ((cin + 15) / 16)
+        let (m32, n32, k32) = (Int32(cout), Int32(cin), Int32(depth))
+        let (pa, pb) = (UnsafePointer(a.pointer), UnsafePointer(bt.pointer))
+        Parallel.forRanges(items, minimumChunk: 1) { r in
+            cx_f32_winograd_weight_gradient(m32, n32, k32, pa, aStride, pb, bStride, dw,
+                                            Int32(r.lowerBound), Int32(r.upperBound))
         }
     }
 

@@ -119,7 +119,14 @@ extension Tensor {
         let winograd = usesWinograd(geometry, outputChannels: cout)
         let bands = Kernels.im2colBands(geometry), outW = geometry.outputWidth
         let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * largestBand(bands, geometry))
-        if needs[1] && winograd {
+        if needs[1] && WinogradConvolution.smallNWeightGradientInUse && usesSmallNWinograd(geometry, outputChannels: cout) {
+            let gradWeight = Tensor(uninitializedShape: weightShape)
+            WinogradConvolution.smallNWeightGradient(
+                gradOutput: g.pointer, input: savedX!.pointer, into: gradWeight.pointer, batch: batch,
+                inputChannels: geometry.channels, outputChannels: cout, height: geometry.height, width: geometry.width,
+                padding: geometry.padding)
+            gw = gradWeight
+        } else if needs[1] && winograd {
             let gradWeight = Tensor(uninitializedShape: weightShape)
             WinogradConvolution.weightGradient(
                 gradOutput: g.pointer, input: savedX!.pointer, into: gradWeight.pointer, batch: batch,
@@ -225,8 +232,9 @@ extension Tensor {
     /// stride-1 kernel with zero padding ≤ 1 between layers of at least
     /// `WinogradConvolution.minimumChannels` channels, and an output of 16…64 2×2 tiles (8 × 8 to
     /// 16 × 16: the residual blocks of the xAI generators at 64 and 128 px, CycleGAN's at 64 px).
-    /// Its weight gradient stays where it was (Winograd on OpenBLAS from `usesWinograd`'s 64
-    /// tiles, else im2col + sgemm).
+    /// Its weight gradient runs on the same kernel (`WinogradConvolution.smallNWeightGradient`)
+    /// unless `CYCLEX_TRAINING_SMALL_N_WGRAD=0`, which keeps it where it was (Winograd on OpenBLAS
+    /// from `usesWinograd`'s 64 tiles, else im2col + sgemm).
     static func usesSmallNWinograd(_ g: ConvGeometry, outputChannels: Int) -> Bool {
         WinogradConvolution.smallNInUse && winogradFits(g, outputChannels: outputChannels)
             && (WinogradConvolution.smallNMinimumTiles...WinogradConvolution.smallNMaximumTiles).contains(winogradTiles(g))
