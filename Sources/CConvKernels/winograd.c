@@ -292,3 +292,52 @@ void cx_transpose_into(const float *src, long rows, long columns, float *dst, lo
                 for (long r = r0; r < r1; r++) dst[c * ldd + r] = src[r * columns + c];
         }
 }
+
+/* The small-N kernel's packed Winograd weights straight from w (Kernels/WinogradConvolution.swift,
+ * `packSmallN`), 16 channels per vector from a transposed, zero-padded copy of w, so every tap is
+ * one contiguous load. Each value is CX_WEIGHT_TRANSFORM of the same taps as cx_winograd_weights
+ * computes it (the same operations in the same order, so the same bits), stored into product
+ * perm(xi) = 4 p(a) + p(b) for xi = 4 a + b, p = (3, 1, 2, 0), at 16-float block `offset`. */
+static const int cx_rotated_product[16] = {15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0};
+
+/* Forward products (lanes = output channels): wt [cin * 9][coutPadded] (wt[(ci * 9 + tap) * coutPadded + co]
+ * = w[co, ci, tap], zero for co >= cout); block (mb, ci) of product xi at packed + xi * stride +
+ * (mb * cin + ci) * 16 holds the rotated transform (cx_winograd_weights' `flipped`) of the 16 pairs
+ * (ci, co = 16 mb + lane), for input channels [begin, end). */
+CX_INLINE void cx_winograd_pack_forward_body(const float *wt, long cin, long coutPadded, long begin, long end,
+                                             float *packed, long stride) {
+    for (long ci = begin; ci < end; ci++)
+        for (long mb = 0; mb * 16 < coutPadded; mb++) {
+            cx_v16 g[3][3];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) g[i][j] = cx_load(wt + (ci * 9 + 8 - 3 * i - j) * coutPadded + 16 * mb);
+            float *block = packed + (mb * cin + ci) * 16;
+#define CX_EMIT_F(xi, value) cx_store(block + cx_rotated_product[xi] * stride, (value))
+            CX_WEIGHT_TRANSFORM(cx_v16, g, CX_EMIT_F);
+#undef CX_EMIT_F
+        }
+}
+CX_DISPATCHED(cx_winograd_pack_forward,
+              (const float *wt, long cin, long coutPadded, long begin, long end, float *packed, long stride),
+              (wt, cin, coutPadded, begin, end, packed, stride))
+
+/* Input-gradient products (lanes = input channels): wt [cout][9][cinPadded] (wt[(co * 9 + tap) * cinPadded + ci]
+ * = w[co, ci, tap], zero for ci >= cin); block (mb, co) of product xi at packed + xi * stride +
+ * (mb * cout + co) * 16 holds the forward transform of the 16 pairs (co, ci = 16 mb + lane), for
+ * output channels [begin, end). */
+CX_INLINE void cx_winograd_pack_rotated_body(const float *wt, long cout, long cinPadded, long begin, long end,
+                                             float *packed, long stride) {
+    for (long co = begin; co < end; co++)
+        for (long mb = 0; mb * 16 < cinPadded; mb++) {
+            cx_v16 g[3][3];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) g[i][j] = cx_load(wt + (co * 9 + 3 * i + j) * cinPadded + 16 * mb);
+            float *block = packed + (mb * cout + co) * 16;
+#define CX_EMIT_R(xi, value) cx_store(block + cx_rotated_product[xi] * stride, (value))
+            CX_WEIGHT_TRANSFORM(cx_v16, g, CX_EMIT_R);
+#undef CX_EMIT_R
+        }
+}
+CX_DISPATCHED(cx_winograd_pack_rotated,
+              (const float *wt, long cout, long cinPadded, long begin, long end, float *packed, long stride),
+              (wt, cout, cinPadded, begin, end, packed, stride))

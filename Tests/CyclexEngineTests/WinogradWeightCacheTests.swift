@@ -128,6 +128,7 @@ import Testing
         }
         let before = WinogradConvolution.smallNConvolutions
         let gradientsBefore = WinogradConvolution.smallNWeightGradients
+        let packingsBefore = WinogradConvolution.fusedPackings
         let (small, cached) = WinogradConvolution.$smallNOverride.withValue(true) {
             let small = run()
             let cached = WinogradWeightCache.$verifiesHits.withValue(true) {
@@ -145,6 +146,9 @@ import Testing
         if WinogradConvolution.smallNIsAvailable {
             #expect(WinogradConvolution.smallNConvolutions >= before + 3 * 2 * batch, "the small-N path did not run")
             #expect(WinogradConvolution.smallNWeightGradients >= gradientsBefore + 3, "the small-N weight gradient did not run")
+            if WinogradConvolution.fusedPackingIsEnabled && NativeKernels.isEnabled {
+                #expect(WinogradConvolution.fusedPackings >= packingsBefore + 2, "conv2d did not pack by the fused pass")
+            }
         }
         let plain = WinogradConvolution.$smallNOverride.withValue(false) { run() }
         #expect(WinogradConvolutionTests.relativeError(small.y, plain.y) < 2e-6)
@@ -189,5 +193,28 @@ import Testing
                                                  padding: padding)
         #expect(!dw.scalars.contains { $0.isNaN }, "every weight is written")
         #expect(WinogradConvolutionTests.relativeError(dw.scalars, expected.scalars) < 4e-6)
+    }
+
+    /// The small-N packing straight from w (one pass per form over a transposed copy) gives the
+    /// bits of the two full transforms and 16-float copies it replaces, for channel counts that
+    /// are and are not multiples of 16; and `conv2d`'s small-N path packs this way.
+    @Test(arguments: [(32, 48), (40, 36), (17, 33), (256, 256), (16, 1)])
+    func fusedPackingMatchesTransformAndCopy(cin: Int, cout: Int) {
+        var r = Inputs(seed: UInt64(15_000 + cin * 1_000 + cout))
+        let w = r.normal([cout, cin, 3, 3], std: 0.3)
+        func pack(fused: Bool) -> (forward: [Float], rotated: [Float]) {
+            WinogradConvolution.$fusedPackingOverride.withValue(fused) {
+                let p = WinogradConvolution.packSmallN(w.pointer, outputChannels: cout, inputChannels: cin)
+                return (Array(UnsafeBufferPointer(start: p.forward.pointer, count: p.forward.count)),
+                        Array(UnsafeBufferPointer(start: p.rotated.pointer, count: p.rotated.count)))
+            }
+        }
+        let before = WinogradConvolution.fusedPackings
+        let (fused, copied) = NativeKernels.$override.withValue(true) { (pack(fused: true), pack(fused: false)) }
+        #expect(WinogradConvolution.fusedPackings >= before + 1, "the fused packing did not run")
+        #expect(fused.forward.count == copied.forward.count && fused.rotated.count == copied.rotated.count)
+        #expect(fused.forward.map(\.bitPattern) == copied.forward.map(\.bitPattern))
+        #expect(fused.rotated.map(\.bitPattern) == copied.rotated.map(\.bitPattern))
+        #expect(fused.forward.contains { $0 != 0 } && fused.rotated.contains { $0 != 0 })
     }
 }

@@ -83,13 +83,67 @@ public enum WinogradConvolution {
     /// `forward` from the rows of the rotated transform U' ([16][Cin][Cout], `transposedAndFlipped`),
     /// since U_ξ = U'_π(ξ)ᵀ (π is its own inverse). The forward products therefore read U as
     /// summed in the rotated order: the same values to float rounding.
-    static func packSmallN(_ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int)
+    ///
+    /// With `fusedPackingInUse`, both come from one pass each over a transposed, zero-padded copy
+    /// of w (`cx_winograd_pack_forward` / `cx_winograd_pack_rotated`): the same transform
+    /// operations on the same taps, so the same bits, without the two full transforms (one of
+    /// them gathering across output channels) and the 16-float copies after them.
+    public static func packSmallN(_ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int)
         -> (forward: TensorStorage, rotated: TensorStorage)
     {
+        if fusedPackingInUse { return packSmallNFused(w, outputChannels: cout, inputChannels: cin) }
         let u = TensorStorage(count: 16 * cout * cin), rotatedU = TensorStorage(count: 16 * cout * cin)
         transformWeights(w, outputChannels: cout, inputChannels: cin, transposedAndFlipped: false, into: u.pointer)
         transformWeights(w, outputChannels: cout, inputChannels: cin, transposedAndFlipped: true, into: rotatedU.pointer)
         return (packBlocks(rotatedU.pointer, rows: cout, depth: cin), packBlocks(u.pointer, rows: cin, depth: cout))
+    }
+
+    /// Whether `packSmallN` packs straight from the weights (default: yes with the C kernels;
+    /// `CYCLEX_WINOGRAD_FUSED_PACKING=0` keeps the two transforms and copies, for A/B timing).
+    public static let fusedPackingIsEnabled: Bool =
+        ProcessInfo.processInfo.environment["CYCLEX_WINOGRAD_FUSED_PACKING"] != "0"
+
+    /// Replaces `fusedPackingIsEnabled` inside `$fusedPackingOverride.withValue(…) { … }` (tests).
+    @TaskLocal public static var fusedPackingOverride: Bool?
+
+    static var fusedPackingInUse: Bool { NativeKernels.inUse && (fusedPackingOverride ?? fusedPackingIsEnabled) }
+
+    /// Weights packed by `packSmallNFused` since the process started (tests check the path ran).
+    public static var fusedPackings: Int { fusedPackingCount.load(ordering: .relaxed) }
+    private static let fusedPackingCount = Atomic<Int>(0)
+
+    /// `packSmallN` in one pass per form (see there).
+    private static func packSmallNFused(_ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int)
+        -> (forward: TensorStorage, rotated: TensorStorage)
+    {
+        fusedPackingCount.add(1, ordering: .relaxed)
+        let (coutPadded, cinPadded) = ((cout + 15) / 16 * 16, (cin + 15) / 16 * 16)
+        let forwardStride = coutPadded * cin, rotatedStride = cinPadded * cout
+        let forward = TensorStorage(count: 16 * forwardStride), rotated = TensorStorage(count: 16 * rotatedStride)
+        // wt [cin·9][coutPadded] and wr [cout][9][cinPadded], zero past the channels.
+        let wt = TensorStorage(count: 9 * cin * coutPadded), wr = TensorStorage(count: 9 * cout * cinPadded)
+        let (pt, pr) = (wt.pointer, wr.pointer)
+        Parallel.run(2) { part in
+            if part == 0 {
+                if coutPadded > cout { pt.update(repeating: 0, count: wt.count) }
+                cx_transpose_into(w, cout, 9 * cin, pt, coutPadded)
+            } else {
+                if cinPadded > cin { pr.update(repeating: 0, count: wr.count) }
+                for co in 0..<cout { cx_transpose_into(w + co * 9 * cin, cin, 9, pr + co * 9 * cinPadded, cinPadded) }
+            }
+        }
+        let (pf, pp) = (forward.pointer, rotated.pointer)
+        Parallel.forRanges(cin + cout, minimumChunk: 16) { r in
+            let forwardPart = r.clamped(to: 0..<cin), rotatedPart = r.clamped(to: cin..<(cin + cout))
+            if !forwardPart.isEmpty {
+                cx_winograd_pack_forward(pt, cin, coutPadded, forwardPart.lowerBound, forwardPart.upperBound, pf, forwardStride)
+            }
+            if !rotatedPart.isEmpty {
+                cx_winograd_pack_rotated(pr, cout, cinPadded, rotatedPart.lowerBound - cin, rotatedPart.upperBound - cin,
+                                         pp, rotatedStride)
+            }
+        }
+        return (forward, rotated)
     }
 
     /// Product ξ's packed A from plane π(ξ) of `planes` ([16][depth][rows]): block
