@@ -385,6 +385,26 @@ void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_pa
     }
 }
 
+
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < columns: whole 16 x 16 blocks through
+ * registers (transpose16), the edges element by element. Training's layout changes around the
+ * small-N products (Kernels/WinogradConvolution.swift). */
+CX_AVX512_TARGET
+void cx_f32_transpose(const float *src, int rows, int columns, size_t lds, float *dst, size_t ldd) {
+    int full_rows = rows / 16 * 16, full_columns = columns / 16 * 16;
+    for (int r0 = 0; r0 < full_rows; r0 += 16)
+        for (int c0 = 0; c0 < full_columns; c0 += 16) {
+            __m512 t[16];
+            for (int i = 0; i < 16; i++) t[i] = _mm512_loadu_ps(src + (size_t)(r0 + i) * lds + c0);
+            transpose16(t);
+            for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)(c0 + i) * ldd + r0, t[i]);
+        }
+    for (int r = 0; r < rows; r++) {
+        int c = r < full_rows ? full_columns : 0;
+        for (; c < columns; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+    }
+}
+
 #else /* not x86-64: never called (cx_avx512_supported() and cx_bf16_supported() are 0) */
 void cx_bf16_pad_pairs(const float *x, int channels, int height, int width, int top, int bottom, int left, int right,
                        int reflect, uint32_t *out, int pair_begin, int pair_end) {
@@ -421,5 +441,8 @@ void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_pa
                                      const float *b, size_t b_stride, float *dw, int item_begin, int item_end) {
     (void)cout; (void)cin; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)b_stride; (void)dw;
     (void)item_begin; (void)item_end;
+}
+void cx_f32_transpose(const float *src, int rows, int columns, size_t lds, float *dst, size_t ldd) {
+    (void)src; (void)rows; (void)columns; (void)lds; (void)dst; (void)ldd;
 }
 #endif

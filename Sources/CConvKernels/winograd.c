@@ -321,17 +321,22 @@ CX_DISPATCHED(cx_winograd_pack_forward,
               (const float *wt, long cin, long coutPadded, long begin, long end, float *packed, long stride),
               (wt, cin, coutPadded, begin, end, packed, stride))
 
-/* Input-gradient products (lanes = input channels): wt [cout][9][cinPadded] (wt[(co * 9 + tap) * cinPadded + ci]
- * = w[co, ci, tap], zero for ci >= cin); block (mb, co) of product xi at packed + xi * stride +
- * (mb * cout + co) * 16 holds the forward transform of the 16 pairs (co, ci = 16 mb + lane), for
- * output channels [begin, end). */
-CX_INLINE void cx_winograd_pack_rotated_body(const float *wt, long cout, long cinPadded, long begin, long end,
+/* Input-gradient products (lanes = input channels), read straight from w [cout, cin, 3, 3] (each
+ * block's 16 kernels are 144 contiguous floats; lanes past cin are zero); block (mb, co) of product
+ * xi at packed + xi * stride + (mb * cout + co) * 16 holds the forward transform of the 16 pairs
+ * (co, ci = 16 mb + lane), for output channels [begin, end). */
+CX_INLINE void cx_winograd_pack_rotated_body(const float *w, long cout, long cin, long begin, long end,
                                              float *packed, long stride) {
     for (long co = begin; co < end; co++)
-        for (long mb = 0; mb * 16 < cinPadded; mb++) {
+        for (long mb = 0; mb * 16 < cin; mb++) {
+            const long lanes = cin - 16 * mb < 16 ? cin - 16 * mb : 16;
+            const float *source = w + (co * cin + 16 * mb) * 9;
             cx_v16 g[3][3];
             for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) g[i][j] = cx_load(wt + (co * 9 + 3 * i + j) * cinPadded + 16 * mb);
+                for (int j = 0; j < 3; j++) {
+                    for (long l = 0; l < lanes; l++) g[i][j][l] = source[l * 9 + 3 * i + j];
+                    for (long l = lanes; l < 16; l++) g[i][j][l] = 0;
+                }
             float *block = packed + (mb * cout + co) * 16;
 #define CX_EMIT_R(xi, value) cx_store(block + cx_rotated_product[xi] * stride, (value))
             CX_WEIGHT_TRANSFORM(cx_v16, g, CX_EMIT_R);
@@ -339,5 +344,5 @@ CX_INLINE void cx_winograd_pack_rotated_body(const float *wt, long cout, long ci
         }
 }
 CX_DISPATCHED(cx_winograd_pack_rotated,
-              (const float *wt, long cout, long cinPadded, long begin, long end, float *packed, long stride),
-              (wt, cout, cinPadded, begin, end, packed, stride))
+              (const float *w, long cout, long cin, long begin, long end, float *packed, long stride),
+              (w, cout, cin, begin, end, packed, stride))

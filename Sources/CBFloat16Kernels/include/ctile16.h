@@ -82,6 +82,9 @@ void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t 
 void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_packed, size_t a_stride,
                                      const float *b, size_t b_stride, float *dw, int item_begin, int item_end);
 
+/* Training, AVX-512 only: dst[c * ldd + r] = src[r * lds + c] for src [rows][columns] (row stride lds). */
+void cx_f32_transpose(const float *src, int rows, int columns, size_t lds, float *dst, size_t ldd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,14 +50,14 @@ void cx_winograd_weights(const float *w, long cout, long cin, int flipped, long 
  * (overwritten) for output channels [begin, end). */
 void cx_winograd_weight_gradient(const float *du, long cout, long cin, long begin, long end, float *dw);
 
-/* The small-N kernel's packed Winograd weights of w [cout, cin, 3, 3] in one pass per form, from a
- * transposed copy of w zero-padded to a multiple of 16 channels (see winograd.c):
- * forward products from wt [cin * 9][coutPadded], input channels [begin, end), into
- * packed [16][coutPadded / 16][cin][16]; input-gradient products from wt [cout][9][cinPadded],
- * output channels [begin, end), into packed [16][cinPadded / 16][cout][16]; products `stride` apart. */
+/* The small-N kernel's packed Winograd weights of w [cout, cin, 3, 3] in one pass per form (see
+ * winograd.c): forward products from wt [cin * 9][coutPadded] (w transposed, zero past cout), input
+ * channels [begin, end), into packed [16][coutPadded / 16][cin][16]; input-gradient products from w
+ * itself, output channels [begin, end), into packed [16][ceil(cin / 16)][cout][16]; products
+ * `stride` apart. */
 void cx_winograd_pack_forward(const float *wt, long cin, long coutPadded, long begin, long end, float *packed,
                               long stride);
-void cx_winograd_pack_rotated(const float *wt, long cout, long cinPadded, long begin, long end, float *packed,
+void cx_winograd_pack_rotated(const float *w, long cout, long cin, long begin, long end, float *packed,
                               long stride);
 
 /* dst[(rb * depth + offset + c) * 16 + l] = src[(16 * rb + l) * columns + c] for the rows of

@@ -84,8 +84,8 @@ public enum WinogradConvolution {
     /// since U_ξ = U'_π(ξ)ᵀ (π is its own inverse). The forward products therefore read U as
     /// summed in the rotated order: the same values to float rounding.
     ///
-    /// With `fusedPackingInUse`, both come from one pass each over a transposed, zero-padded copy
-    /// of w (`cx_winograd_pack_forward` / `cx_winograd_pack_rotated`): the same transform
+    /// With `fusedPackingInUse`, both come from one pass each (`cx_winograd_pack_forward` over a
+    /// transposed, zero-padded copy of w, `cx_winograd_pack_rotated` over w): the same transform
     /// operations on the same taps, so the same bits, without the two full transforms (one of
     /// them gathering across output channels) and the 16-float copies after them.
     public static func packSmallN(_ w: UnsafePointer<Float>, outputChannels cout: Int, inputChannels cin: Int)
@@ -120,17 +120,14 @@ public enum WinogradConvolution {
         let (coutPadded, cinPadded) = ((cout + 15) / 16 * 16, (cin + 15) / 16 * 16)
         let forwardStride = coutPadded * cin, rotatedStride = cinPadded * cout
         let forward = TensorStorage(count: 16 * forwardStride), rotated = TensorStorage(count: 16 * rotatedStride)
-        // wt [cin·9][coutPadded] and wr [cout][9][cinPadded], zero past the channels.
-        let wt = TensorStorage(count: 9 * cin * coutPadded), wr = TensorStorage(count: 9 * cout * cinPadded)
-        let (pt, pr) = (wt.pointer, wr.pointer)
-        Parallel.run(2) { part in
-            if part == 0 {
-                if coutPadded > cout { pt.update(repeating: 0, count: wt.count) }
-                cx_transpose_into(w, cout, 9 * cin, pt, coutPadded)
-            } else {
-                if cinPadded > cin { pr.update(repeating: 0, count: wr.count) }
-                for co in 0..<cout { cx_transpose_into(w + co * 9 * cin, cin, 9, pr + co * 9 * cinPadded, cinPadded) }
-            }
+        // wt [cin·9][coutPadded]: w transposed, zero past the output channels.
+        let wt = TensorStorage(count: 9 * cin * coutPadded)
+        let pt = wt.pointer
+        if coutPadded > cout { pt.update(repeating: 0, count: wt.count) }
+        if hasAVX512 {
+            cx_f32_transpose(w, Int32(cout), Int32(9 * cin), 9 * cin, pt, coutPadded)
+        } else {
+            cx_transpose_into(w, cout, 9 * cin, pt, coutPadded)
         }
         let (pf, pp) = (forward.pointer, rotated.pointer)
         Parallel.forRanges(cin + cout, minimumChunk: 16) { r in
@@ -139,7 +136,7 @@ public enum WinogradConvolution {
                 cx_winograd_pack_forward(pt, cin, coutPadded, forwardPart.lowerBound, forwardPart.upperBound, pf, forwardStride)
             }
             if !rotatedPart.isEmpty {
-                cx_winograd_pack_rotated(pr, cout, cinPadded, rotatedPart.lowerBound - cin, rotatedPart.upperBound - cin,
+                cx_winograd_pack_rotated(w, cout, cin, rotatedPart.lowerBound - cin, rotatedPart.upperBound - cin,
                                          pp, rotatedStride)
             }
         }
@@ -485,8 +482,15 @@ public enum WinogradConvolution {
                                     into: dm.pointer)
             let (pv, pm, pa, pb) = (UnsafePointer(v.pointer), UnsafePointer(dm.pointer), a.pointer, bt.pointer)
             Parallel.run(16) { xi in
-                cx_pack_row_blocks16(pm + xi * cout * t, cout, t, pa + xi * aStride, depth, b * t)
-                cx_transpose_into(pv + xi * cin * t, cin, t, pb + xi * bStride + b * t * cin, cin)
+                if cout % 16 == 0 {  // block rb: rows 16 rb ..< 16 rb + 16 of dM_ξ transposed into [K][16]
+                    for rb in 0..<rowBlocks {
+                        cx_f32_transpose(pm + (xi * cout + 16 * rb) * t, 16, Int32(t), t,
+                                         pa + xi * aStride + (rb * depth + b * t) * 16, 16)
+                    }
+                } else {
+                    cx_pack_row_blocks16(pm + xi * cout * t, cout, t, pa + xi * aStride, depth, b * t)
+                }
+                cx_f32_transpose(pv + xi * cin * t, Int32(cin), Int32(t), t, pb + xi * bStride + b * t * cin, cin)
             }
         }
         (bt.pointer + 16 * bStride).update(repeating: 0, count: 16)
