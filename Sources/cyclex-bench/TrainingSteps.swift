@@ -35,7 +35,7 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
             let model = makeModel(configuration, seed: 1)
             var rng = RandomGenerator(seed: 2)
             let a = randomTensor([1, 3, size, size], &rng), b = randomTensor([1, 3, size, size], &rng)
-            let step = { _ = try? model.trainStep(realA: a, realB: b) }
+            let step = MemoryTracer.tracing(model) { _ = try? model.trainStep(realA: a, realB: b) }
             step()  // warm-up
             var with: [Double] = [], without: [Double] = [], cpuWith: [Double] = [], cpuWithout: [Double] = []
             let xai = model as? XAICycleGANModel
