@@ -21,6 +21,10 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
     // `CYCLEX_BENCH_STEP_THREADS=1` (with `taskset -c N` so the engine's own parallel loops share
     // one core) gives one-thread CPU-time readings for A/B work on a loaded machine.
     let threads = ProcessInfo.processInfo.environment["CYCLEX_BENCH_STEP_THREADS"].flatMap { Int($0) } ?? 2
+    // `CYCLEX_BENCH_HANDOFF_PROBE=1`: the pool threads' cache-line round trip before every timed
+    // step, into the JSON (`handoff_round_trip_ns`), to tell the host's placement of the two
+    // virtual CPUs apart from the code's own speed (docs/benchmarks.md#section-3d-the-real-training-steps).
+    let probesHandoff = ProcessInfo.processInfo.environment["CYCLEX_BENCH_HANDOFF_PROBE"] == "1"
     BLAS.setThreadCount(threads)
     var t = TextTable(
         "3d. cyclex train steps (batch 1, \(threads) BLAS thread\(threads == 1 ? "" : "s"); xAI with/without explanations A/B interleaved)",
@@ -38,8 +42,10 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
             let step = MemoryTracer.tracing(model) { _ = try? model.trainStep(realA: a, realB: b) }
             step()  // warm-up
             var with: [Double] = [], without: [Double] = [], cpuWith: [Double] = [], cpuWithout: [Double] = []
+            var handoff: [Double] = []
             let xai = model as? XAICycleGANModel
             for _ in 0..<iterations {
+                if probesHandoff, let ns = poolRoundTripNanoseconds() { handoff.append(ns) }
                 var (wall, cpu) = wallAndCPUSeconds(step)
                 with.append(wall); cpuWith.append(cpu)
                 if let xai {
@@ -56,6 +62,7 @@ func runTrainingStepsSection(sizes: [Int], iterations: Int, models: Set<String>?
             var entry: [String: Any] = ["model": kind.rawValue, "preset": preset.rawValue, "size": size,
                                         "median_s": w.median, "min_s": w.minimum, "times_s": with,
                                         "cpu_median_s": Timing(times: cpuWith).median, "cpu_times_s": cpuWith]
+            if !handoff.isEmpty { entry["handoff_round_trip_ns"] = handoff }
             if !without.isEmpty {
                 let wo = Timing(times: without)
                 // Paired differences cancel slow machine windows better than a difference of medians.

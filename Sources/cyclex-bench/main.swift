@@ -20,7 +20,9 @@ let usage = """
                         each --size; the inference forward layer by layer; peak RSS of translating one
                         image of the first --size, in a fresh process), walks (not part of a full run:
                         the xAI discriminator saliency walk and its stride-2 col2im at the largest --size,
-                        per-tap ranges against per-element tests, CPU ms)
+                        per-tap ranges against per-element tests, CPU ms), handoff (not part of a full
+                        run: the cache-line round trip between the 2 pool threads, ns; tells whether the
+                        host has put the two virtual CPUs on cores sharing a last-level cache)
       --models LIST     training steps (section 3d) and translate cases of these only, comma separated, e.g.
                         xai-cyclegan-small,cyclegan-standard (default: all four)
       --profile         also print the per-op profile of one CycleGAN iteration (at the largest --size), and
@@ -88,6 +90,7 @@ if wants("translate-layers") {
     runTranslationLayersSection(sizes: sizes, iterations: iterationCount, models: stepModels, log: log)
 }
 if only?.contains("walks") == true { runSaliencyWalkSection(size: sizes.max() ?? 128, iterations: iterationCount, log: log) }
+if only?.contains("handoff") == true { runHandoffProbe(log: log) }
 if wants("translate-memory") { runTranslationMemory(size: sizes.first ?? 1024, log: log) }
 if wants("profile") { runProfile(size: sizes.max() ?? 64, iterations: max(2, min(iterationCount, 3)), log: log) }
 

@@ -5,12 +5,15 @@
 #                         [--rss SIZE]
 #
 # Builds cyclex-bench in release, then runs PyTorch's reference steps (docs/bench/torch_presets.py)
-# and cyclex's real training steps (`cyclex-bench --only steps`) one after the other, `--rounds`
-# times, so both sides see the same machine state. Prints one line per case
+# and cyclex's real training steps (`cyclex-bench --only steps`) one case after the other, each
+# case PyTorch then cyclex, `--rounds` times, so both sides of a ratio see the same machine state
+# (see below on virtual machines). Prints one line per case
 #   CASE SIZE torch_ms cyclex_ms ratio
 # (medians over the rounds of each round's median; ratio = cyclex / torch, < 1 means cyclex is
-# faster), then `worst ratio R`. The xAI rows also print cyclex's explanation cost (A/B inside
-# cyclex-bench) on stderr.
+# faster), then `worst ratio R`. On stderr: every round's times and ratio per case with the
+# hand-off round trip between two threads measured before each side (`cyclex-bench --only
+# handoff`; tens of ns when the two CPUs share a last-level cache, hundreds when they do not),
+# and for the xAI rows cyclex's explanation cost (A/B inside cyclex-bench).
 #
 # PyTorch comes from the environment whose folder is $TORCHENV (required). `--openblas-core`
 # sets OPENBLAS_CORETYPE for the cyclex runs only (`unset` removes it: OpenBLAS then picks the
@@ -55,28 +58,64 @@ build_bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# One case at a time, PyTorch then cyclex, so the two sides of a ratio are seconds apart. On a
+# virtual machine the host moves the two virtual CPUs between cores that share a last-level cache
+# and cores that do not, for seconds to minutes; across caches every hand-off of data between the
+# two threads costs several times more, and both sides' steps slow down (cyclex 1.6x, PyTorch
+# 1.3x measured). `cyclex-bench --only handoff` (the two threads' cache-line round trip) is taken
+# before each side and printed on stderr with its times, so a round whose sides ran on different
+# placements can be seen.
+cases="cyclegan-small cyclegan-standard xai-cyclegan-small xai-cyclegan-standard"
+probe() { run_cyclex --only handoff 2>/dev/null | sed -n 's/^handoff round trip \([0-9]*\) ns$/\1/p'; }
 for r in $(seq 1 "$rounds"); do  # (none with --rounds 0)
-    echo "round $r/$rounds: PyTorch (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    "$PY" docs/bench/torch_presets.py --sizes "$sizes" --threads 2 --iters "$iterations" --train-only \
-        --calib-seconds 0.5 --tsv "$work/torch.tsv" >&2
-    echo "round $r/$rounds: cyclex (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    run_cyclex --only steps --size "$sizes" --iterations "$iterations" --json "$work/cyclex-$r.json" >&2
+    for case in $cases; do
+        for size in ${sizes//,/ }; do
+            before=$(probe)
+            echo "round $r/$rounds $case @$size: PyTorch (load $(cut -d' ' -f1-3 /proc/loadavg), hand-off ${before:-?} ns)" >&2
+            "$PY" docs/bench/torch_presets.py --sizes "$size" --threads 2 --iters "$iterations" --train-only \
+                --calib-seconds 0.5 --models "$case" --tsv "$work/torch.tsv" >&2
+            middle=$(probe)
+            echo "round $r/$rounds $case @$size: cyclex (load $(cut -d' ' -f1-3 /proc/loadavg), hand-off ${middle:-?} ns)" >&2
+            CYCLEX_BENCH_HANDOFF_PROBE=1 run_cyclex --only steps --size "$size" --iterations "$iterations" --models "$case" \
+                --json "$work/cyclex-$r-$case-$size.json" >&2
+            echo -e "$r\t$case\t$size\t${before:-nan}\t${middle:-nan}" >> "$work/handoff.tsv"
+        done
+    done
 done
 
 [ "$rounds" = 0 ] || "$PY" - "$work" "$rounds" <<'EOF'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
-torch, cyclex, explain = {}, {}, {}
+torch, cyclex, explain, cyclexHandoff, handoff = {}, {}, {}, {}, {}
+for line in open(f"{work}/handoff.tsv"):
+    r, case, size, before, middle = line.rstrip("\n").split("\t")
+    handoff[(int(r), case, int(size))] = (before, middle)
 for line in open(f"{work}/torch.tsv"):
     what, kind, preset, size, seconds = line.split("\t")
     if what == "train":
         torch.setdefault((kind, preset, int(size)), []).append(float(seconds))
+import glob
 for r in range(1, rounds + 1):
-    for row in json.load(open(f"{work}/cyclex-{r}.json")).get("train_step", []):
+    rows = [row for path in sorted(glob.glob(f"{work}/cyclex-{r}-*.json")) for row in json.load(open(path)).get("train_step", [])]
+    for row in rows:
         key = (row["model"], row["preset"], int(row["size"]))
         cyclex.setdefault(key, []).append(row["median_s"])
+        probes = sorted(row.get("handoff_round_trip_ns") or [float("nan")])
+        cyclexHandoff.setdefault(key, []).append(probes[len(probes) // 2])
         if row.get("explanation_cost_paired_median_s") is not None:
             explain.setdefault(key, []).append(row["explanation_cost_paired_median_s"] / row["without_explanations_median_s"])
+# Per round, on stderr: both sides' times and the placement they saw (hand-off round trip before
+# PyTorch, before cyclex, and the median of the probes between cyclex's steps).
+print("round  case                        size  torch_ms  cyclex_ms  ratio  hand-off ns: before torch / before cyclex / during cyclex",
+      file=sys.stderr)
+for key in sorted(torch, key=lambda k: (k[0], k[1] != "small", k[2])):
+    for r in range(1, rounds + 1):
+        if r > len(torch[key]) or r > len(cyclex.get(key, [])):
+            continue
+        t, c = torch[key][r - 1] * 1e3, cyclex[key][r - 1] * 1e3
+        before, middle = handoff.get((r, key[0] + "-" + key[1], key[2]), ("?", "?"))
+        print(f"{r:5d}  {key[0] + '-' + key[1]:26s} {key[2]:5d} {t:9.1f} {c:10.1f} {c / t:6.2f}  {before} / {middle} / "
+              f"{cyclexHandoff[key][r - 1]:.0f}", file=sys.stderr)
 worst = 0.0
 print(f"{'CASE':26s} {'SIZE':>4s} {'torch_ms':>9s} {'cyclex_ms':>9s} {'ratio':>6s}")
 for key in sorted(torch, key=lambda k: (k[0], k[1] != "small", k[2])):
