@@ -313,6 +313,59 @@ void cx_f32_gemm_small_n(int m, int n, int k, const float *a_packed, size_t a_st
 #undef B_TYPE
 }
 
+/* Training's cx_f32_gemm_small_n: the same products with the same multiply-adds in the same order
+ * (so the same bits), but a column block with fewer than 16 valid columns runs only those columns'
+ * accumulators instead of 16 (the input gradient of a reflect-padded 8 x 8 convolution has 25
+ * tiles: 16 + 9, of 128 px 81: 5 x 16 + 1). NC is a constant in each instance of the switch below. */
+CX_AVX512_TARGET static inline __attribute__((always_inline)) void small_n_columns(const float *w, const float *row,
+                                                                                   int k, int ldb, const int NC,
+                                                                                   __m512 r[16]) {
+    __m512 acc[16];
+    for (int p = 0; p < NC; p++) acc[p] = _mm512_setzero_ps();
+    for (int q = 0; q < k; q++, w += CO, row += ldb) {
+        __m512 wv = _mm512_loadu_ps(w);
+        for (int p = 0; p < NC; p++) acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(row[p]), wv, acc[p]);
+    }
+    for (int p = 0; p < 16; p++) r[p] = p < NC ? acc[p] : _mm512_setzero_ps();
+}
+
+#define CX_SN_CASE(N) case N: small_n_columns(w, row, k, ldb, N, r); break;
+
+CX_AVX512_TARGET
+void cx_f32_gemm_small_n_columns(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                                 size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+    int blocks = div_up(m, CO), column_blocks = div_up(n, CO);
+    for (int item = item_begin; item < item_end; item++) {
+        int jb = item % column_blocks, cb = (item / column_blocks) % blocks, i = item / (column_blocks * blocks);
+        int j0 = jb * CO, valid = n - j0 < CO ? n - j0 : CO;
+        const float *w = a_packed + (size_t)i * a_stride + (size_t)cb * k * CO;
+        const float *row = b + (size_t)i * b_stride + j0;
+        __m512 r[16];
+        if (valid == CO) {
+            CX_P8(CX_T16_ZERO)
+            for (int p = 0; p < k; p++, w += CO, row += ldb) {
+                __m512 wv = _mm512_loadu_ps(w);
+                const float *a = row, *bb = row + 8;
+                CX_P8(CX_SN_F32_A1)
+                CX_P8(CX_SN_F32_B1)
+            }
+            CX_P8(CX_T16_GATHER)
+        } else {
+            switch (valid) {
+                CX_SN_CASE(1) CX_SN_CASE(2) CX_SN_CASE(3) CX_SN_CASE(4) CX_SN_CASE(5) CX_SN_CASE(6) CX_SN_CASE(7)
+                CX_SN_CASE(8) CX_SN_CASE(9) CX_SN_CASE(10) CX_SN_CASE(11) CX_SN_CASE(12) CX_SN_CASE(13) CX_SN_CASE(14)
+                default: small_n_columns(w, row, k, ldb, 15, r); break;
+            }
+        }
+        transpose16(r);
+        int rows = m - cb * CO < CO ? m - cb * CO : CO;
+        __mmask16 mask = lanes(valid);
+        float *dst = c + (size_t)i * c_stride + (size_t)cb * CO * ldc + j0;
+        for (int co = 0; co < rows; co++) _mm512_mask_storeu_ps(dst + (size_t)co * ldc, mask, r[co]);
+    }
+}
+#undef CX_SN_CASE
+
 CX_BF16_TARGET
 void cx_bf16_gemm_small_n(int m, int n, int k, const uint32_t *a_packed, size_t a_stride, const uint32_t *b, int ldb,
                           size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
@@ -444,5 +497,10 @@ void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_pa
 }
 void cx_f32_transpose(const float *src, int rows, int columns, size_t lds, float *dst, size_t ldd) {
     (void)src; (void)rows; (void)columns; (void)lds; (void)dst; (void)ldd;
+}
+void cx_f32_gemm_small_n_columns(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                                 size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end) {
+    (void)m; (void)n; (void)k; (void)a_packed; (void)a_stride; (void)b; (void)ldb; (void)b_stride; (void)c; (void)ldc;
+    (void)c_stride; (void)item_begin; (void)item_end;
 }
 #endif

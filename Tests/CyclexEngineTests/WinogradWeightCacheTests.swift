@@ -217,4 +217,37 @@ import Testing
         #expect(fused.rotated.map(\.bitPattern) == copied.rotated.map(\.bitPattern))
         #expect(fused.forward.contains { $0 != 0 } && fused.rotated.contains { $0 != 0 })
     }
+
+    /// The small-N products with narrow last column blocks give the bits of whole blocks: forward
+    /// and input gradient of convolutions whose tile counts leave 9, 1, 4 and no columns in the last
+    /// block (10 × 10 and 18 × 18 input gradients of reflect-padded 8 × 8 and 16 × 16 convolutions).
+    @Test(arguments: [(1, 32, 48, 10, 10, 0), (2, 40, 36, 18, 18, 0), (1, 32, 32, 9, 7, 1), (1, 64, 64, 8, 8, 1)])
+    func narrowTailKeepsTheBits(batch: Int, cin: Int, cout: Int, height: Int, width: Int, padding: Int) {
+        var r = Inputs(seed: UInt64(16_000 + batch * 1_000 + cin * 10 + height + padding))
+        let x = r.normal([batch, cin, height, width]), w = r.normal([cout, cin, 3, 3], std: 0.1), b = r.normal([cout])
+        w.requiresGradient = true
+        let gy = r.normal([batch, cout, height + 2 * padding - 2, width + 2 * padding - 2])
+        func run(narrow: Bool) -> (y: [Float], gx: [Float]) {
+            WinogradConvolution.$narrowColumnsOverride.withValue(narrow) {
+                WinogradConvolution.$smallNOverride.withValue(true) {
+                    let xv = Tensor(shape: x.shape, scalars: x.scalars, requiresGradient: true)
+                    let y = xv.conv2d(weight: w, bias: b, padding: padding)
+                    let g = Tensor.gradients(of: y, withRespectTo: [xv], seed: gy)
+                    return (y.scalars, g[0].scalars)
+                }
+            }
+        }
+        let before = WinogradConvolution.smallNConvolutions
+        let (narrow, whole) = (run(narrow: true), run(narrow: false))
+        if WinogradConvolution.smallNIsAvailable {
+            #expect(WinogradConvolution.smallNConvolutions >= before + 4 * batch, "the small-N path did not run")
+        }
+        #expect(narrow.y.map(\.bitPattern) == whole.y.map(\.bitPattern))
+        #expect(narrow.gx.map(\.bitPattern) == whole.gx.map(\.bitPattern))
+        let plain = WinogradConvolution.$smallNOverride.withValue(false) { () -> [Float] in
+            let xv = Tensor(shape: x.shape, scalars: x.scalars, requiresGradient: true)
+            return Tensor.gradients(of: xv.conv2d(weight: w, bias: b, padding: padding), withRespectTo: [xv], seed: gy)[0].scalars
+        }
+        #expect(WinogradConvolutionTests.relativeError(narrow.gx, plain) < 2e-6)
+    }
 }

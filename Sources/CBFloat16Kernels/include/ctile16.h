@@ -85,6 +85,11 @@ void cx_f32_winograd_weight_gradient(int cout, int cin, int k, const float *a_pa
 /* Training, AVX-512 only: dst[c * ldd + r] = src[r * lds + c] for src [rows][columns] (row stride lds). */
 void cx_f32_transpose(const float *src, int rows, int columns, size_t lds, float *dst, size_t ldd);
 
+/* Training: cx_f32_gemm_small_n with the same bits, computing only the valid columns of a last
+ * column block narrower than 16 (B is then never read past column n). */
+void cx_f32_gemm_small_n_columns(int m, int n, int k, const float *a_packed, size_t a_stride, const float *b, int ldb,
+                                 size_t b_stride, float *c, int ldc, size_t c_stride, int item_begin, int item_end);
+
 #ifdef __cplusplus
 }
 #endif

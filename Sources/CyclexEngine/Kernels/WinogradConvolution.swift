@@ -108,6 +108,19 @@ public enum WinogradConvolution {
 
     static var fusedPackingInUse: Bool { NativeKernels.inUse && (fusedPackingOverride ?? fusedPackingIsEnabled) }
 
+    /// Whether the small-N products of training compute only the valid columns of a last column
+    /// block narrower than 16 tiles (`cx_f32_gemm_small_n_columns`: the same multiply-adds in the same
+    /// order, so the same bits). The input gradient of a reflect-padded 8 × 8 convolution is 10 × 10,
+    /// 25 tiles: 16 + 9 columns, of which the full kernel computed 32; at 128 px 81 tiles, 5 × 16 + 1.
+    /// Default on; `CYCLEX_TRAINING_SMALL_N_NARROW_TAIL=0` keeps whole blocks (A/B timing).
+    public static let narrowColumnsIsEnabled: Bool =
+        ProcessInfo.processInfo.environment["CYCLEX_TRAINING_SMALL_N_NARROW_TAIL"] != "0"
+
+    /// Replaces `narrowColumnsIsEnabled` inside `$narrowColumnsOverride.withValue(…) { … }` (tests).
+    @TaskLocal public static var narrowColumnsOverride: Bool?
+
+    static var narrowColumnsInUse: Bool { narrowColumnsOverride ?? narrowColumnsIsEnabled }
+
     /// Weights packed by `packSmallNFused` since the process started (tests check the path ran).
     public static var fusedPackings: Int { fusedPackingCount.load(ordering: .relaxed) }
     private static let fusedPackingCount = Atomic<Int>(0)
@@ -540,9 +553,15 @@ public enum WinogradConvolution {
                 let items = 16 * ((cout + 15) / 16) * ((t + 15) / 16)
                 let (m32, n32, k32) = (Int32(cout), Int32(t), Int32(cin))
                 // Each item is one 16 × 16 block of one product, computed whole: the same bits for any split.
+                let narrowTail = narrowColumnsInUse
                 Parallel.forRanges(items, minimumChunk: max(1, 65_536 / (256 * cin))) { r in
-                    cx_f32_gemm_small_n(m32, n32, k32, smallN, aStride, pv, n32, cin * t, pm, n32, cout * t,
-                                        Int32(r.lowerBound), Int32(r.upperBound))
+                    if narrowTail {
+                        cx_f32_gemm_small_n_columns(m32, n32, k32, smallN, aStride, pv, n32, cin * t, pm, n32, cout * t,
+                                                    Int32(r.lowerBound), Int32(r.upperBound))
+                    } else {
+                        cx_f32_gemm_small_n(m32, n32, k32, smallN, aStride, pv, n32, cin * t, pm, n32, cout * t,
+                                            Int32(r.lowerBound), Int32(r.upperBound))
+                    }
                 }
                 transformOutput(m.pointer, channels: cout, bias: bias, tiles: tiles,
                                 into: y + b * cout * tiles.outHeight * tiles.outWidth)
