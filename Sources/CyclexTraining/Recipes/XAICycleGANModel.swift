@@ -29,6 +29,11 @@ public final class XAICycleGANModel: ModelRecipe {
     /// With `false` the step skips every saliency map: no input-mask augmentation, plain tanh
     /// gradients (an ablation, and the baseline for measuring the explanations' cost).
     public var usesExplanations = true
+    /// Whether the step drops the generators' previous gradients before its forward passes instead
+    /// of just before their backward: they are dead by then, and freeing them first keeps them out
+    /// of the step's memory peak (the end of pass 2's forward). Same values either way;
+    /// `CYCLEX_XAI_EARLY_ZERO_GRAD=0` drops them late (for A/B).
+    public var dropsGeneratorGradientsFirst = ProcessInfo.processInfo.environment["CYCLEX_XAI_EARLY_ZERO_GRAD"] != "0"
     public var gradientReducer: any GradientReducer = SingleProcessReducer()
     /// Receives the step's phases (the benchmark's per-phase profile); nil in training.
     public var phases: (any StepPhaseRecorder)?
@@ -112,6 +117,7 @@ public final class XAICycleGANModel: ModelRecipe {
 
     private func stepWithoutCacheScope(realA: Tensor, realB: Tensor, maskA: Tensor, maskB: Tensor) throws -> StepReport {
         var report = StepReport()
+        if dropsGeneratorGradientsFirst { optimizerG.zeroGradients() }
         phases?.begin("pass 1: 2 G forwards (explanation)")
         let (maskAugA, maskAugB) = !usesExplanations ? (maskA, maskB)
             : try augmentedMasks(realA: realA, realB: realB, maskA: maskA, maskB: maskB, into: &report,
