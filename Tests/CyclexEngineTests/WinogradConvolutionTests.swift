@@ -90,14 +90,7 @@ import Testing
         let x = r.normal([batch, cin, height, width]), gy = r.normal([batch, cout, outH, outW])
         let g = ConvGeometry(channels: cin, height: height, width: width, kernelHeight: 3, kernelWidth: 3, stride: 1,
                              padding: padding, outputHeight: outH, outputWidth: outW)
-        let expected = Tensor(zeros: [cout, cin, 3, 3])
-        let cols = Tensor(zeros: [g.patchSize * g.outputPixels])
-        for b in 0..<batch {
-            Kernels.im2col(x.pointer + b * cin * height * width, g, cols.pointer)
-            BLAS.sgemm(transposeB: true, m: cout, n: g.patchSize, k: g.outputPixels, a: gy.pointer + b * cout * g.outputPixels,
-                       lda: g.outputPixels, b: cols.pointer, ldb: g.outputPixels, beta: b == 0 ? 0 : 1,
-                       c: expected.pointer, ldc: g.patchSize)
-        }
+        let expected = im2colWeightGradient(x: x, gy: gy, geometry: g, batch: batch, outputChannels: cout)
         let dw = Tensor(zeros: [cout, cin, 3, 3])
         WinogradConvolution.weightGradient(gradOutput: gy.pointer, input: x.pointer, into: dw.pointer, batch: batch,
                                            inputChannels: cin, outputChannels: cout, height: height, width: width,
