@@ -117,21 +117,19 @@ extension Tensor {
             return hasBias ? [gx, gw, gb] : [gx, gw]
         }
         let winograd = usesWinograd(geometry, outputChannels: cout)
+        let smallN = usesSmallNWinograd(geometry, outputChannels: cout)
+        let smallNWeights = smallN && WinogradConvolution.smallNWeightGradientInUse
         let bands = Kernels.im2colBands(geometry), outW = geometry.outputWidth
-        let cols = TensorStorage(count: isPointwise || winograd ? 1 : k * largestBand(bands, geometry))
-        if needs[1] && WinogradConvolution.smallNWeightGradientInUse && usesSmallNWinograd(geometry, outputChannels: cout) {
+        // Column buffers only for the im2col weight gradient and the col2im input gradient below.
+        let unfolds = !isPointwise && !winograd && ((needs[1] && !smallNWeights) || (needs[0] && !smallN))
+        let cols = TensorStorage(count: unfolds ? k * largestBand(bands, geometry) : 1)
+        if needs[1] && (smallNWeights || winograd) {
             let gradWeight = Tensor(uninitializedShape: weightShape)
-            WinogradConvolution.smallNWeightGradient(
-                gradOutput: g.pointer, input: savedX!.pointer, into: gradWeight.pointer, batch: batch,
-                inputChannels: geometry.channels, outputChannels: cout, height: geometry.height, width: geometry.width,
-                padding: geometry.padding)
-            gw = gradWeight
-        } else if needs[1] && winograd {
-            let gradWeight = Tensor(uninitializedShape: weightShape)
-            WinogradConvolution.weightGradient(
-                gradOutput: g.pointer, input: savedX!.pointer, into: gradWeight.pointer, batch: batch,
-                inputChannels: geometry.channels, outputChannels: cout, height: geometry.height, width: geometry.width,
-                padding: geometry.padding)
+            let weightGradient = smallNWeights
+                ? WinogradConvolution.smallNWeightGradient(gradOutput:input:into:batch:inputChannels:outputChannels:height:width:padding:)
+                : WinogradConvolution.weightGradient(gradOutput:input:into:batch:inputChannels:outputChannels:height:width:padding:)
+            weightGradient(g.pointer, savedX!.pointer, gradWeight.pointer, batch, geometry.channels, cout,
+                           geometry.height, geometry.width, geometry.padding)
             gw = gradWeight
         } else if needs[1] {
             let gradWeight = Tensor(uninitializedShape: weightShape)
@@ -152,7 +150,7 @@ extension Tensor {
             }
             gw = gradWeight
         }
-        if needs[0] && usesSmallNWinograd(geometry, outputChannels: cout) {
+        if needs[0] && smallN {
             // As below, with the small-N products on the forward's U rotated and packed (cached for the step).
             let cin = geometry.channels
             let packed = WinogradWeightCache.smallNWeights(of: savedWeight!, outputChannels: cout, inputChannels: cin,
